@@ -1,0 +1,508 @@
+"""Typed SQLAlchemy models.
+
+Reports are append-only: `ReportRevision`, `TestResult` and `ReportEvent` rows are only ever inserted (database
+triggers refuse UPDATE and DELETE on them); the `Report` row is the head that points at the current revision and
+carries the derived status so lists can filter without replaying events.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from registry.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps stored in UTC and always returned timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+# Closed sets are Python enums, stored as plain strings for portability between SQLite and PostgreSQL.
+class Status(str, enum.Enum):
+    """One status vocabulary for standards, accreditations, scheme memberships and reports."""
+
+    VALID = "valid"
+    SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+
+class OrgKind(str, enum.Enum):
+    LAB = "lab"
+    MANUFACTURER = "manufacturer"
+    REGULATOR = "regulator"
+    ADMIN = "admin"
+
+
+class Verdict(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_APPLICABLE = "not_applicable"
+    INCONCLUSIVE = "inconclusive"
+
+
+# ---------------------------------------------------------------------------------------------------- catalogue
+
+
+class Market(Base):
+    __tablename__ = "markets"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name_en: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str | None] = mapped_column(String(120))
+    bloc_code: Mapped[str | None] = mapped_column(ForeignKey("markets.code"))
+    grid_voltage_v: Mapped[float | None] = mapped_column(Float)
+    grid_frequency_hz: Mapped[float | None] = mapped_column(Float)
+    regulator: Mapped[str | None] = mapped_column(Text)
+    researched: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class TestItem(Base):
+    __tablename__ = "test_items"
+    __test__ = False
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))
+    interface_bound: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    symbol: Mapped[str] = mapped_column(String(16), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(60))
+
+
+class Standard(Base):
+    __tablename__ = "standards"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    body: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str] = mapped_column(String(60))
+    edition: Mapped[str | None] = mapped_column(String(40))
+    title_en: Mapped[str | None] = mapped_column(Text)
+    title_zh: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str] = mapped_column(String(8))
+    mandatory: Mapped[bool] = mapped_column(Boolean, default=False)
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    adoption_of: Mapped[str | None] = mapped_column(ForeignKey("standards.id"))
+    adoption_degree: Mapped[str | None] = mapped_column(String(10))
+    adoption_verified: Mapped[bool | None] = mapped_column(Boolean)
+    adoption_source: Mapped[str | None] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(Text)
+
+    clauses: Mapped[list[Clause]] = relationship(back_populates="standard", order_by="Clause.id")
+    status_events: Mapped[list[StandardStatusEvent]] = relationship(
+        order_by="(StandardStatusEvent.effective_on, StandardStatusEvent.id)"
+    )
+
+
+class StandardStatusEvent(Base):
+    __tablename__ = "standard_status_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    standard_id: Mapped[str] = mapped_column(ForeignKey("standards.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    effective_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+    acting_org: Mapped[str | None] = mapped_column(String(120))
+    superseded_by: Mapped[str | None] = mapped_column(ForeignKey("standards.id"))
+    transition_ends_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class Clause(Base):
+    """A clause of a standard and the test items it defines; `clause` is None where the sources give no number."""
+
+    __tablename__ = "clauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    standard_id: Mapped[str] = mapped_column(ForeignKey("standards.id"), index=True)
+    clause: Mapped[str | None] = mapped_column(String(40))
+    clause_known: Mapped[bool] = mapped_column(Boolean)
+    title_en: Mapped[str | None] = mapped_column(Text)
+    title_zh: Mapped[str | None] = mapped_column(Text)
+    test_items: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(Text)
+
+    standard: Mapped[Standard] = relationship(back_populates="clauses")
+
+
+class AccreditationBody(Base):
+    __tablename__ = "accreditation_bodies"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class RecognitionScheme(Base):
+    __tablename__ = "recognition_schemes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    relies_on: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+
+
+class SchemeMembershipEvent(Base):
+    """A body's or lab's standing in a scheme changes only by events, so any past standing can be answered."""
+
+    __tablename__ = "scheme_membership_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[str] = mapped_column(ForeignKey("recognition_schemes.id"), index=True)
+    member_id: Mapped[str] = mapped_column(String(64), index=True)
+    member_kind: Mapped[str] = mapped_column(String(20))  # accreditation_body | lab
+    role: Mapped[str | None] = mapped_column(String(40))
+    scope: Mapped[list[str] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    effective_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+    acting_org: Mapped[str | None] = mapped_column(String(120))
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CatalogueLoad(Base):
+    """Each catalogue load that changed something; the newest id versions the in-process catalogue cache."""
+
+    __tablename__ = "catalogue_loads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checksum: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+# ---------------------------------------------------------------------------------------------------- organizations
+
+
+class Organization(Base):
+    """A lab, manufacturer, regulator or the registry's admin; API keys and (later) people belong to one."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    accreditations: Mapped[list[Accreditation]] = relationship(back_populates="lab", order_by="Accreditation.id")
+
+
+class ApiKey(Base):
+    """Only the SHA-256 of a key is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    org: Mapped[Organization] = relationship()
+
+
+class Accreditation(Base):
+    """A lab's accreditation by an accreditation body; status and scope change only through events."""
+
+    __tablename__ = "accreditations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    body_id: Mapped[str] = mapped_column(ForeignKey("accreditation_bodies.id"))
+    number: Mapped[str] = mapped_column(String(80))
+    basis: Mapped[str] = mapped_column(String(40))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(Text)
+
+    lab: Mapped[Organization] = relationship(back_populates="accreditations")
+    events: Mapped[list[AccreditationEvent]] = relationship(
+        back_populates="accreditation", order_by="(AccreditationEvent.effective_on, AccreditationEvent.id)"
+    )
+
+    __table_args__ = (UniqueConstraint("body_id", "number"),)
+
+
+class AccreditationEvent(Base):
+    """Grant, suspension, restoration, withdrawal, expiry or rescope, with its effective date and reason."""
+
+    __tablename__ = "accreditation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    accreditation_id: Mapped[int] = mapped_column(ForeignKey("accreditations.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # grant | suspend | restore | withdraw | expire | rescope
+    status: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[list[str] | None] = mapped_column(JSON)  # the full scope from this event on; None: unchanged
+    effective_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    acting_org: Mapped[str] = mapped_column(String(120))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str | None] = mapped_column(Text)
+
+    accreditation: Mapped[Accreditation] = relationship(back_populates="events")
+
+
+# ---------------------------------------------------------------------------------------------------- products
+
+
+class Product(Base):
+    """A charger model of one manufacturer; created the first time a report names it."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manufacturer_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    model: Mapped[str] = mapped_column(String(120))
+    model_key: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(20))
+    description: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    manufacturer: Mapped[Organization] = relationship()
+    identifiers: Mapped[list[ProductIdentifier]] = relationship(order_by="ProductIdentifier.id")
+
+    __table_args__ = (UniqueConstraint("manufacturer_id", "model_key"),)
+
+
+class ProductIdentifier(Base):
+    """A certificate number the product already holds elsewhere (CB, CCC, LTA ...), so it can be found by it."""
+
+    __tablename__ = "product_identifiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(30))
+    number: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    first_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+
+    __table_args__ = (UniqueConstraint("scheme", "number", "product_id"), Index("ix_product_identifiers_number", "number"))
+
+
+# ---------------------------------------------------------------------------------------------------- reports
+
+
+class Report(Base):
+    """The head of one lab's report: identity, current revision and the status derived from its events."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    report_number: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=Status.VALID.value)
+    current_revision: Mapped[int] = mapped_column(Integer, default=1)
+    issued_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    lab: Mapped[Organization] = relationship(foreign_keys=[lab_id])
+    product: Mapped[Product] = relationship()
+    revisions: Mapped[list[ReportRevision]] = relationship(order_by="ReportRevision.revision")
+    events: Mapped[list[ReportEvent]] = relationship(order_by="ReportEvent.id")
+
+    __table_args__ = (
+        UniqueConstraint("lab_id", "report_number"),
+        Index("ix_reports_status_id", "status", "id"),
+        Index("ix_reports_issued_on", "issued_on"),
+    )
+
+
+class ReportRevision(Base):
+    """One accepted version of a report, the document exactly as the lab sent it. Never updated."""
+
+    __tablename__ = "report_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("report_id", "revision"),)
+
+
+class TestResult(Base):
+    """One test performed, as reported in one revision; `accredited` is the lab's scope on the test date."""
+
+    __tablename__ = "test_results"
+    __test__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("report_revisions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    standard_id: Mapped[str] = mapped_column(ForeignKey("standards.id"), index=True)
+    clause: Mapped[str | None] = mapped_column(String(40))
+    clause_verified: Mapped[bool] = mapped_column(Boolean)
+    test_item_id: Mapped[str] = mapped_column(ForeignKey("test_items.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(20))
+    performed_on: Mapped[date] = mapped_column(Date)
+    sample_id: Mapped[str] = mapped_column(String(64))
+    accredited: Mapped[bool] = mapped_column(Boolean)
+    conditions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    measurements: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class ReportEvent(Base):
+    """What happened to a report: submitted, revised, withdrawn; with who, when and why. Never updated."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_org: Mapped[str] = mapped_column(String(64))
+    effective_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The answer given to a POST carrying an Idempotency-Key, replayed when the same request comes again."""
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(255))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("org_id", "key"),)
+
+
+# ---------------------------------------------------------------------------------------------------- append-only
+
+# Nothing is lost: the database itself refuses to change or delete these rows, whatever code runs against it.
+APPEND_ONLY_TABLES = ("report_revisions", "test_results", "report_events", "accreditation_events")
+NO_DELETE_TABLES = ("reports",)
+
+
+def append_only_ddl(dialect: str) -> list[str]:
+    """The statements that make the append-only tables refuse UPDATE/DELETE (and `reports` refuse DELETE)."""
+    statements: list[str] = []
+    if dialect == "postgresql":
+        statements.append(
+            "CREATE OR REPLACE FUNCTION registry_refuse_change() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION '% on % is refused: the registry is append-only', TG_OP, TG_TABLE_NAME; END $$ "
+            "LANGUAGE plpgsql"
+        )
+        for table in APPEND_ONLY_TABLES:
+            statements.append(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION registry_refuse_change()"
+            )
+        for table in NO_DELETE_TABLES:
+            statements.append(
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION registry_refuse_change()"
+            )
+    elif dialect == "sqlite":
+        for table in APPEND_ONLY_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{op} on {table} is refused: the registry is append-only'); END"
+                )
+        for table in NO_DELETE_TABLES:
+            statements.append(
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, 'DELETE on {table} is refused: the registry is append-only'); END"
+            )
+    return statements
+
+
+def drop_append_only_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        drops = [f"DROP TRIGGER IF EXISTS {t}_append_only ON {t}" for t in APPEND_ONLY_TABLES]
+        drops += [f"DROP TRIGGER IF EXISTS {t}_no_delete ON {t}" for t in NO_DELETE_TABLES]
+        return drops + ["DROP FUNCTION IF EXISTS registry_refuse_change()"]
+    drops = [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in APPEND_ONLY_TABLES for op in ("update", "delete")]
+    return drops + [f"DROP TRIGGER IF EXISTS {t}_no_delete" for t in NO_DELETE_TABLES]
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _install_append_only(target, connection, **kw) -> None:
+    # Tests build their throw-away schema with create_all; give it the same guards the migration installs.
+    for statement in append_only_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)

@@ -1,0 +1,537 @@
+"""Report use cases: submit, revise, withdraw, read and list. Every write is one transaction, append-only."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
+
+import orjson
+from sqlalchemy import exists, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from registry import contracts
+from registry.db import begin_write
+from registry.errors import Conflict, ContractViolation, Forbidden, NotFound, SemanticViolation, Violation
+from registry.models import (
+    Organization,
+    Product,
+    ProductIdentifier,
+    Report,
+    ReportEvent,
+    ReportRevision,
+    TestResult,
+    utcnow,
+)
+from registry.services import catalogue as catalogue_service
+from registry.services.accreditation import LabStanding, lab_standing
+from registry.services.permissions import Principal, can, require
+
+# Called with (session, product_id) inside the writing transaction, before commit; the recognition engine
+# registers here so decisions are recomputed atomically with the evidence that changed them.
+EvidenceListener = Callable[[Session, int], None]
+evidence_listeners: list[EvidenceListener] = []
+
+# Staged by the caller in the same transaction (e.g. the Idempotency-Key answer), after the write, before commit.
+BeforeCommit = Callable[[Session, Report], None]
+
+
+# ---------------------------------------------------------------------------------------------------- semantics
+
+
+def check_semantics(
+    document: dict[str, Any],
+    catalogue: catalogue_service.CatalogueSnapshot,
+    standing: LabStanding,
+    today: date,
+    skew_days: int = 1,
+) -> tuple[list[Violation], list[tuple[bool, bool]]]:
+    """Check what the schema cannot: catalogue facts, the lab's accreditation, coherent dates and verdicts.
+
+    Returns the violations and, per result, (clause verified against the catalogue, lab accredited for it).
+    """
+    v: list[Violation] = []
+    issued_on = date.fromisoformat(document["issued_on"])
+    start = date.fromisoformat(document["test_period"]["start"])
+    end = date.fromisoformat(document["test_period"]["end"])
+    if not standing.active_on(today):
+        v.append(Violation("/lab", f"lab '{standing.lab_id}' holds no valid accreditation on {today.isoformat()}"))
+    if start > end:
+        v.append(Violation("/test_period/end", "the test period ends before it starts"))
+    if end > issued_on:
+        v.append(Violation("/issued_on", "the report is dated before the end of its test period"))
+    if issued_on > today + timedelta(days=skew_days):
+        v.append(Violation("/issued_on", f"the issue date {issued_on.isoformat()} is in the future"))
+    for i, s in enumerate(document["signatories"]):
+        if "signed_on" in s and date.fromisoformat(s["signed_on"]) < start:
+            v.append(Violation(f"/signatories/{i}/signed_on", "signed before testing started"))
+    for i, cert in enumerate(document["product"].get("certificates", [])):
+        if "issued_on" in cert and "valid_until" in cert and cert["valid_until"] < cert["issued_on"]:
+            v.append(Violation(f"/product/certificates/{i}/valid_until", "expires before it was issued"))
+
+    flags: list[tuple[bool, bool]] = []
+    for i, result in enumerate(document["results"]):
+        at = f"/results/{i}"
+        clause_verified = accredited = False
+        performed_on = date.fromisoformat(result["performed_on"])
+        if not start <= performed_on <= end:
+            v.append(Violation(f"{at}/performed_on", "outside the report's test period"))
+        item = result["test_item"]
+        if item not in catalogue.test_items:
+            v.append(Violation(f"{at}/test_item", f"unknown test item '{item}'"))
+        standard = catalogue.standards.get(result["standard"])
+        if standard is None:
+            v.append(Violation(f"{at}/standard", f"unknown standard '{result['standard']}' (use a catalogue id with its edition)"))
+        else:
+            published = standard.issued_on or standard.effective_from
+            if published is not None and performed_on < published:
+                v.append(Violation(f"{at}/performed_on", f"{standard.id} was not yet issued on {performed_on.isoformat()}"))
+            clause = result["clause"]
+            if clause is not None and clause in standard.clause_items:
+                clause_verified = True
+                if item not in standard.clause_items[clause]:
+                    v.append(Violation(f"{at}/test_item", f"clause {clause} of {standard.id} does not define '{item}'"))
+            elif item in standard.unnumbered_items:
+                pass  # the catalogue maps the item to this standard but knows no clause number to check against
+            elif clause is None and item in {i for items in standard.clause_items.values() for i in items}:
+                v.append(Violation(f"{at}/clause", f"{standard.id} defines '{item}' in a known clause: cite it"))
+            elif clause is not None and standard.clause_items:
+                v.append(Violation(f"{at}/clause", f"{standard.id} has no clause '{clause}' defining '{item}'"))
+            else:
+                v.append(Violation(f"{at}/test_item", f"{standard.id} does not define '{item}' in the catalogue"))
+            accredited = standing.accredited_for(standard.id, performed_on)
+        for j, m in enumerate(result.get("measurements", [])):
+            if m["unit"] not in catalogue.units:
+                v.append(Violation(f"{at}/measurements/{j}/unit", f"unknown unit '{m['unit']}'"))
+            limit = m.get("limit") or {}
+            lo, hi = limit.get("min"), limit.get("max")
+            if lo is not None and hi is not None and lo > hi:
+                v.append(Violation(f"{at}/measurements/{j}/limit", "min is above max"))
+            elif result["verdict"] == "pass" and ((lo is not None and m["value"] < lo) or (hi is not None and m["value"] > hi)):
+                v.append(Violation(f"{at}/measurements/{j}/value", "outside its limit, yet the verdict is pass"))
+        for name, bounds in (result.get("conditions") or {}).items():
+            if isinstance(bounds, dict) and bounds.get("min") is not None and bounds.get("max") is not None:
+                if bounds["min"] > bounds["max"]:
+                    v.append(Violation(f"{at}/conditions/{name}", "min is above max"))
+        flags.append((clause_verified, accredited))
+    return v, flags
+
+
+# ---------------------------------------------------------------------------------------------------- writes
+
+
+def _model_key(text: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:40].strip("-") or "manufacturer"
+
+
+def _resolve_manufacturer(session: Session, declared: dict[str, Any]) -> Organization:
+    """Find the manufacturer by registry id, else by name and country; register it when first named."""
+    if "registry_id" in declared:
+        org = session.get(Organization, declared["registry_id"])
+        if org is None or org.kind != "manufacturer":
+            raise SemanticViolation(
+                "Unknown manufacturer.",
+                [Violation("/product/manufacturer/registry_id", f"no manufacturer '{declared['registry_id']}' in the registry")],
+            )
+        return org
+    key = _model_key(declared["name"])
+    for org in session.scalars(
+        select(Organization).where(Organization.kind == "manufacturer", Organization.country == declared["country"])
+    ):
+        if _model_key(org.name_en) == key or (org.name_zh and _model_key(org.name_zh) == key):
+            return org
+    base = f"mfr-{declared['country'].lower()}-{_slug(declared['name'])}"
+    org_id, n = base, 1
+    while session.get(Organization, org_id) is not None:
+        n += 1
+        org_id = f"{base}-{n}"
+    org = Organization(
+        id=org_id, kind="manufacturer", name_en=declared["name"], name_zh=declared.get("name_zh"),
+        country=declared["country"], source="first named in a submitted report",
+    )
+    session.add(org)
+    session.flush()
+    return org
+
+
+def _resolve_product(session: Session, declared: dict[str, Any], report_id: int | None) -> Product:
+    manufacturer = _resolve_manufacturer(session, declared["manufacturer"])
+    key = _model_key(declared["model"])
+    product = session.scalar(select(Product).where(Product.manufacturer_id == manufacturer.id, Product.model_key == key))
+    description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
+    now = utcnow()
+    if product is None:
+        product = Product(
+            manufacturer_id=manufacturer.id, model=declared["model"], model_key=key, category=declared["category"],
+            description=description, created_at=now, updated_at=now,
+        )
+        session.add(product)
+        session.flush()
+    elif product.description != description:
+        # The product row is a projection of the latest declaration; every declaration stays in its revision.
+        product.description = description
+        product.category = declared["category"]
+        product.updated_at = now
+    return product
+
+
+def _record_identifiers(session: Session, product: Product, certificates: list[dict[str, Any]], report_id: int) -> None:
+    held = {(i.scheme, i.number) for i in product.identifiers}
+    for cert in certificates:
+        if (cert["scheme"], cert["number"]) not in held:
+            session.add(
+                ProductIdentifier(
+                    product_id=product.id, scheme=cert["scheme"], number=cert["number"], issuer=cert.get("issuer"),
+                    first_report_id=report_id,
+                )
+            )
+            held.add((cert["scheme"], cert["number"]))
+
+
+def _digest(document: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _validate(session: Session, document: dict[str, Any], today: date, skew_days: int, prefix: str = ""):
+    contracts.require_valid(document, "test-report/v1")
+    catalogue = catalogue_service.snapshot(session)
+    standing = lab_standing(session, document["lab"])
+    violations, flags = check_semantics(document, catalogue, standing, today, skew_days)
+    if violations:
+        raise SemanticViolation(
+            f"{len(violations)} problem(s) with the report's content.",
+            [Violation(prefix + x.pointer, x.message) for x in violations],
+        )
+    return flags
+
+
+def _insert_revision(
+    session: Session, report: Report, revision: int, document: dict[str, Any], flags, principal: Principal,
+    reason: str | None, now: datetime,
+) -> ReportRevision:
+    row = ReportRevision(
+        report_id=report.id, revision=revision, document=document, document_sha256=_digest(document),
+        reason=reason, submitted_by=principal.org_id, submitted_at=now,
+    )
+    session.add(row)
+    session.flush()
+    # One bulk INSERT for the results: several times faster than one ORM object per result.
+    session.execute(
+        insert(TestResult),
+        [
+            dict(
+                revision_id=row.id, position=i, standard_id=r["standard"], clause=r["clause"],
+                clause_verified=flags[i][0], test_item_id=r["test_item"], verdict=r["verdict"],
+                performed_on=date.fromisoformat(r["performed_on"]), sample_id=r["sample_id"],
+                accredited=flags[i][1], conditions=r.get("conditions"), measurements=r.get("measurements", []),
+            )
+            for i, r in enumerate(document["results"])
+        ],
+    )
+    return row
+
+
+def _notify(session: Session, *product_ids: int) -> None:
+    for product_id in dict.fromkeys(product_ids):
+        for listener in evidence_listeners:
+            listener(session, product_id)
+
+
+def _finish(session: Session, report: Report, before_commit: BeforeCommit | None) -> None:
+    session.flush()
+    if before_commit is not None:
+        before_commit(session, report)
+    session.commit()
+
+
+def submit_report(
+    session: Session, principal: Principal, document: dict[str, Any], *, today: date | None = None,
+    skew_days: int = 1, before_commit: BeforeCommit | None = None,
+) -> Report:
+    """Validate a lab's report against the schema and the catalogue, and store it with its results.
+
+    Raises:
+        ContractViolation: the document breaks the published schema.
+        Forbidden: the caller is not the lab the document names.
+        SemanticViolation: the content contradicts the catalogue, the lab's accreditation or itself.
+        Conflict: the lab already submitted a report with this number.
+    """
+    require(principal, "report:submit", lab_id=principal.org_id)
+    contracts.require_valid(document, "test-report/v1")
+    if document["lab"] != principal.org_id:
+        raise Forbidden(
+            "A lab submits only its own reports.",
+            [Violation("/lab", f"your API key belongs to '{principal.org_id}', not '{document['lab']}'")],
+        )
+    today = today or date.today()
+    begin_write(session)
+    if session.scalar(
+        select(Report.id).where(Report.lab_id == principal.org_id, Report.report_number == document["report_number"])
+    ):
+        raise Conflict(
+            "Report number already used by this lab; correct a report by posting a revision.",
+            [Violation("/report_number", f"'{document['report_number']}' already exists for {principal.org_id}")],
+        )
+    flags = _validate(session, document, today, skew_days)
+    product = _resolve_product(session, document["product"], None)
+    now = utcnow()
+    report = Report(
+        lab_id=principal.org_id, report_number=document["report_number"], product_id=product.id,
+        status="valid", current_revision=1, issued_on=date.fromisoformat(document["issued_on"]),
+        created_at=now, updated_at=now,
+    )
+    session.add(report)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent submission of the same number won the race
+        session.rollback()
+        raise Conflict(
+            "Report number already used by this lab.", [Violation("/report_number", "already exists")]
+        ) from exc
+    _insert_revision(session, report, 1, document, flags, principal, None, now)
+    _record_identifiers(session, product, document["product"].get("certificates", []), report.id)
+    session.add(ReportEvent(report_id=report.id, kind="submitted", revision=1, actor_org=principal.org_id,
+                            effective_on=today, recorded_at=now))
+    _notify(session, product.id)
+    _finish(session, report, before_commit)
+    return report
+
+
+def _report_for_write(session: Session, principal: Principal, report_id: int, action: str) -> Report:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"No report {report_id}.")
+    require(principal, action, lab_id=report.lab_id)
+    if report.status == "withdrawn":
+        raise Conflict("The report is withdrawn; it can no longer change.", [Violation("", "report is withdrawn")])
+    return report
+
+
+def revise_report(
+    session: Session, principal: Principal, report_id: int, document: dict[str, Any], reason: str,
+    *, today: date | None = None, skew_days: int = 1, before_commit: BeforeCommit | None = None,
+) -> Report:
+    """Store a corrected document as the report's next revision; earlier revisions stay readable."""
+    today = today or date.today()
+    begin_write(session)
+    report = _report_for_write(session, principal, report_id, "report:revise")
+    violations = contracts.validate(document, "test-report/v1")
+    if violations:
+        raise ContractViolation(
+            f"{len(violations)} schema violation(s).", [Violation("/document" + x.pointer, x.message) for x in violations]
+        )
+    wrong = [
+        Violation(f"/document/{name}", f"must stay '{was}' in a revision")
+        for name, was in (("report_number", report.report_number), ("lab", report.lab_id))
+        if document[name] != was
+    ]
+    if wrong:
+        raise SemanticViolation("A revision corrects a report; it cannot rename it.", wrong)
+    flags = _validate(session, document, today, skew_days, prefix="/document")
+    previous_product = report.product_id
+    product = _resolve_product(session, document["product"], report.id)
+    now = utcnow()
+    revision = report.current_revision + 1
+    _insert_revision(session, report, revision, document, flags, principal, reason, now)
+    _record_identifiers(session, product, document["product"].get("certificates", []), report.id)
+    session.add(ReportEvent(report_id=report.id, kind="revised", revision=revision, reason=reason,
+                            actor_org=principal.org_id, effective_on=today, recorded_at=now))
+    report.current_revision = revision
+    report.product_id = product.id
+    report.issued_on = date.fromisoformat(document["issued_on"])
+    report.updated_at = now
+    _notify(session, previous_product, product.id)
+    _finish(session, report, before_commit)
+    return report
+
+
+def withdraw_report(
+    session: Session, principal: Principal, report_id: int, reason: str, effective_on: date | None = None,
+    *, today: date | None = None, before_commit: BeforeCommit | None = None,
+) -> Report:
+    """Withdraw a report: an event with a reason; the report and all its revisions stay readable."""
+    today = today or date.today()
+    begin_write(session)
+    report = _report_for_write(session, principal, report_id, "report:withdraw")
+    now = utcnow()
+    session.add(ReportEvent(report_id=report.id, kind="withdrawn", revision=report.current_revision, reason=reason,
+                            actor_org=principal.org_id, effective_on=effective_on or today, recorded_at=now))
+    report.status = "withdrawn"
+    report.updated_at = now
+    _notify(session, report.product_id)
+    _finish(session, report, before_commit)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------------- reads
+
+
+def _public_result(document_result: dict[str, Any], row: TestResult | None) -> dict[str, Any]:
+    summary = {k: document_result[k] for k in ("standard", "clause", "test_item", "verdict", "performed_on")}
+    if row is not None:
+        summary["accredited"] = row.accredited
+        summary["clause_verified"] = row.clause_verified
+    return summary
+
+
+def report_view(session: Session, principal: Principal, report: Report, revision: ReportRevision | None = None) -> dict[str, Any]:
+    """The report as this caller may see it: the public summary, plus details for those entitled to them."""
+    if revision is None:
+        revision = session.scalar(
+            select(ReportRevision).where(ReportRevision.report_id == report.id, ReportRevision.revision == report.current_revision)
+        )
+    document = revision.document
+    product = report.product
+    rows = {r.position: r for r in session.scalars(select(TestResult).where(TestResult.revision_id == revision.id))}
+    details = can(principal, "report:read_details", lab_id=report.lab_id, manufacturer_id=product.manufacturer_id)
+    withdrawal = next((e for e in reversed(report.events) if e.kind == "withdrawn"), None)
+    view: dict[str, Any] = {
+        "id": report.id,
+        "report_number": report.report_number,
+        "lab": {"id": report.lab_id, "name": report.lab.name_en},
+        "status": report.status,
+        "revision": revision.revision,
+        "current_revision": report.current_revision,
+        "issued_on": document["issued_on"],
+        "test_period": document["test_period"],
+        "submitted_at": revision.submitted_at,
+        "created_at": report.created_at,
+        "updated_at": report.updated_at,
+        "product": {
+            "id": product.id,
+            "manufacturer": {"id": product.manufacturer_id, "name": document["product"]["manufacturer"]["name"]},
+            "model": document["product"]["model"],
+            "category": document["product"]["category"],
+            "ratings": document["product"]["ratings"],
+            "connectors": document["product"]["connectors"],
+            "certificates": document["product"].get("certificates", []),
+        },
+        "standards": sorted({r["standard"] for r in document["results"]}),
+        "results": [_public_result(r, rows.get(i)) for i, r in enumerate(document["results"])],
+        "withdrawal": None if withdrawal is None else {
+            "reason": withdrawal.reason, "effective_on": withdrawal.effective_on, "recorded_at": withdrawal.recorded_at,
+        },
+        "details_included": details,
+    }
+    if details:
+        view["document"] = document
+        view["document_sha256"] = revision.document_sha256
+    return view
+
+
+def get_report(session: Session, principal: Principal, report_id: int, revision: int | None = None) -> dict[str, Any]:
+    require(principal, "report:read_summary")
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"No report {report_id}.")
+    rev = None
+    if revision is not None:
+        rev = session.scalar(
+            select(ReportRevision).where(ReportRevision.report_id == report_id, ReportRevision.revision == revision)
+        )
+        if rev is None:
+            raise NotFound(f"Report {report_id} has no revision {revision}.")
+    return report_view(session, principal, report, rev)
+
+
+def list_revisions(session: Session, principal: Principal, report_id: int) -> dict[str, Any]:
+    require(principal, "report:read_summary")
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"No report {report_id}.")
+    return {
+        "report_id": report.id,
+        "current_revision": report.current_revision,
+        "status": report.status,
+        "revisions": [
+            {"revision": r.revision, "submitted_at": r.submitted_at, "submitted_by": r.submitted_by,
+             "reason": r.reason, "document_sha256": r.document_sha256}
+            for r in report.revisions
+        ],
+        "events": [
+            {"kind": e.kind, "revision": e.revision, "reason": e.reason, "actor": e.actor_org,
+             "effective_on": e.effective_on, "recorded_at": e.recorded_at}
+            for e in report.events
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    manufacturer: str | None = None
+    model: str | None = None
+    standard: str | None = None
+    lab: str | None = None
+    status: str | None = None
+    product: int | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    changed_since: datetime | None = None
+
+
+def list_reports(
+    session: Session, principal: Principal, filters: ReportFilter, after_id: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Reports matching the filters in ascending id order (stable for crawling); returns the page and next id."""
+    require(principal, "report:read_summary")
+    query = (
+        select(Report).join(Product, Product.id == Report.product_id).options(joinedload(Report.product)).order_by(Report.id)
+    )
+    if after_id is not None:
+        query = query.where(Report.id > after_id)
+    if filters.lab:
+        query = query.where(Report.lab_id == filters.lab)
+    if filters.status:
+        query = query.where(Report.status == filters.status)
+    if filters.product:
+        query = query.where(Report.product_id == filters.product)
+    if filters.issued_from:
+        query = query.where(Report.issued_on >= filters.issued_from)
+    if filters.issued_to:
+        query = query.where(Report.issued_on <= filters.issued_to)
+    if filters.changed_since:
+        query = query.where(Report.updated_at > filters.changed_since)
+    if filters.model:
+        query = query.where(Product.model_key.contains(_model_key(filters.model), autoescape=True))
+    if filters.manufacturer:
+        name = filters.manufacturer
+        query = query.join(Organization, Organization.id == Product.manufacturer_id).where(
+            or_(Organization.id == name, func.lower(Organization.name_en).contains(name.lower(), autoescape=True),
+                Organization.name_zh.contains(name, autoescape=True))
+        )
+    if filters.standard:
+        query = query.where(
+            exists()
+            .where(ReportRevision.report_id == Report.id, ReportRevision.revision == Report.current_revision)
+            .where(TestResult.revision_id == ReportRevision.id, TestResult.standard_id == filters.standard)
+        )
+    reports = session.scalars(query.limit(limit + 1)).all()
+    more = len(reports) > limit
+    reports = reports[:limit]
+    items = [_list_item(session, r) for r in reports]
+    return items, (reports[-1].id if more and reports else None)
+
+
+def _list_item(session: Session, report: Report) -> dict[str, Any]:
+    product = report.product
+    return {
+        "id": report.id,
+        "report_number": report.report_number,
+        "lab": report.lab_id,
+        "status": report.status,
+        "current_revision": report.current_revision,
+        "issued_on": report.issued_on,
+        "updated_at": report.updated_at,
+        "product": {"id": product.id, "manufacturer": product.manufacturer_id, "model": product.model,
+                    "category": product.category},
+    }
