@@ -142,7 +142,8 @@ class Standard(Base):
 
     clauses: Mapped[list[Clause]] = relationship(back_populates="standard", order_by="Clause.id")
     status_events: Mapped[list[StandardStatusEvent]] = relationship(
-        order_by="(StandardStatusEvent.effective_on, StandardStatusEvent.id)"
+        order_by="(StandardStatusEvent.effective_on, StandardStatusEvent.id)",
+        foreign_keys="StandardStatusEvent.standard_id",
     )
 
 
@@ -214,7 +215,8 @@ class SchemeMembershipEvent(Base):
     role: Mapped[str | None] = mapped_column(String(40))
     scope: Mapped[list[str] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))
-    effective_on: Mapped[date] = mapped_column(Date)
+    # None: the sources confirm the standing but not since when (facts.md §2.2 gives no dates for several bodies).
+    effective_on: Mapped[date | None] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(Text)
     acting_org: Mapped[str | None] = mapped_column(String(120))
     verified: Mapped[bool] = mapped_column(Boolean, default=True)

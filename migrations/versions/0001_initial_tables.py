@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:30:11.974312
+Create Date: 2026-11-28 20:35:24.562617
 """
 from alembic import op
 import sqlalchemy as sa
@@ -192,7 +192,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=40), nullable=True),
     sa.Column('scope', sa.JSON(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('effective_on', sa.Date(), nullable=False),
+    sa.Column('effective_on', sa.Date(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('acting_org', sa.String(length=120), nullable=True),
     sa.Column('verified', sa.Boolean(), nullable=False),

@@ -160,7 +160,9 @@ def load_catalogue(session: Session, folder: str | Path) -> dict[str, int] | Non
         )
         session.flush()
         for member in sc.get("signatories", []):
-            kind = "lab" if session.get(Organization, member["member"]) else "accreditation_body"
+            kind = member.get("member_kind") or (
+                "lab" if session.get(Organization, member["member"]) else "accreditation_body"
+            )
             _add_scheme_events(session, sc["id"], member["member"], kind, member.get("role"), member, sc["source"])
 
     for lab in document.get("labs", []):
@@ -232,7 +234,7 @@ def _add_scheme_events(session, scheme_id, member_id, member_kind, role, entry, 
             dict(
                 member_kind=member_kind, role=role, scope=entry.get("scope"), status=e["status"],
                 effective_on=_d(e["effective_on"]), reason=e.get("reason"), acting_org=e.get("acting_org"),
-                verified=entry.get("verified", True), source=e.get("source", default_source),
+                verified=e.get("verified", entry.get("verified", True)), source=e.get("source", default_source),
             )
             for e in entry.get("status_events", [])
         ],
@@ -307,7 +309,7 @@ _cache_lock = threading.Lock()
 def snapshot(session: Session) -> CatalogueSnapshot:
     """The catalogue as of its latest load; rebuilt only when a newer load exists (one indexed query per call)."""
     version = session.scalar(select(func.max(CatalogueLoad.id))) or 0
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     cached = _cache.get(key)
     if cached is not None and cached.version == version:
         return cached

@@ -1,0 +1,159 @@
+"""Report services: semantic validation, append-only storage, and hypothesis-generated valid and invalid reports."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
+
+from registry.errors import ContractViolation, Forbidden, SemanticViolation
+from registry.models import Report, ReportRevision, TestResult
+from registry.services import reports
+from tests import factories
+from tests.factories import TODAY, as_org, report_document, submit
+
+FIXTURE_OK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _count(session):
+    return (session.scalar(select(func.count()).select_from(Report)),
+            session.scalar(select(func.count()).select_from(TestResult)))
+
+
+def test_results_are_stored_with_accreditation_and_clause_flags(session):
+    document = report_document("cn")
+    report = submit(session, document)
+    rows = session.scalars(select(TestResult).join(ReportRevision).where(ReportRevision.report_id == report.id)
+                           .order_by(TestResult.position)).all()
+    assert [r.test_item_id for r in rows] == [r["test_item"] for r in document["results"]]
+    by_clause = {(r.standard_id, r.clause): r for r in rows}
+    assert by_clause[("GB/T 20234.1-2023", "7.6")].clause_verified is True
+    unnumbered = [r for r in rows if r.clause is None]
+    assert unnumbered and not any(r.clause_verified for r in unnumbered)
+    assert any(r.accredited for r in rows), "the CN demo lab is accredited for the GB/T standards it tests"
+
+
+def test_result_outside_the_labs_scope_is_stored_as_not_accredited(session):
+    document = report_document("cn")
+    # IEC 62262 (IK impact) is a standard the CN demo lab's scope may not hold; whatever the scope says, the flag follows it
+    from registry.services.accreditation import lab_standing
+
+    standing = lab_standing(session, "lab-cn-sh-evtc")
+    report = submit(session, document)
+    rows = session.scalars(select(TestResult).join(ReportRevision).where(ReportRevision.report_id == report.id)).all()
+    for row in rows:
+        assert row.accredited == standing.accredited_for(row.standard_id, row.performed_on)
+
+
+def test_the_database_refuses_to_rewrite_a_stored_revision(session):
+    report = submit(session, report_document("cn"))
+    with pytest.raises(Exception, match="append-only"):
+        with session.begin_nested():
+            session.execute(text("UPDATE test_results SET verdict = 'pass'"))
+    with pytest.raises(Exception, match="append-only"):
+        with session.begin_nested():
+            session.execute(text("DELETE FROM report_revisions WHERE report_id = :id"), {"id": report.id})
+    with pytest.raises(Exception, match="append-only"):
+        with session.begin_nested():
+            session.execute(text("DELETE FROM reports WHERE id = :id"), {"id": report.id})
+
+
+def test_a_lab_without_valid_accreditation_today_cannot_submit(session):
+    document = report_document("cn")
+    with pytest.raises(SemanticViolation) as caught:
+        submit(session, document, today=date(2040, 1, 1))
+    assert "/lab" in {v.pointer for v in caught.value.violations}
+
+
+def test_a_result_before_its_standard_was_issued_is_refused(session):
+    document = report_document("cn")
+    document["test_period"]["start"] = "2020-01-01"
+    index = next(i for i, r in enumerate(document["results"]) if r["standard"] == "GB/T 20234.1-2023")
+    document["results"][index]["performed_on"] = "2020-06-01"
+    with pytest.raises(SemanticViolation) as caught:
+        submit(session, document)
+    assert f"/results/{index}/performed_on" in {v.pointer for v in caught.value.violations}
+
+
+def test_the_key_holder_must_be_the_lab_named(session):
+    document = report_document("cn")
+    factories.make_org(session, "mfr-someone", "manufacturer")
+    with pytest.raises(Forbidden):
+        reports.submit_report(session, as_org(session, "mfr-someone"), document, today=TODAY)
+
+
+def test_manufacturer_is_matched_by_name_and_products_by_model(session):
+    first = submit(session, report_document("cn"))
+    second_doc = report_document("cn")
+    second_doc["product"]["manufacturer"]["name"] = second_doc["product"]["manufacturer"]["name"].upper()
+    second_doc["product"]["model"] = " " + second_doc["product"]["model"].lower() + " "
+    second = submit(session, second_doc)
+    assert second.product_id == first.product_id
+
+
+# ---------------------------------------------------------------------------------------------------- properties
+
+
+@st.composite
+def valid_reports(draw):
+    """Valid variations of an example: a subset of its results, shifted dates, other verdicts, jittered values."""
+    document = report_document(draw(st.sampled_from(["cn", "de", "sg"])))
+    keep = draw(st.lists(st.integers(0, len(document["results"]) - 1), min_size=1, unique=True))
+    document["results"] = [document["results"][i] for i in sorted(keep)]
+    for result in document["results"]:
+        verdict = draw(st.sampled_from(["pass", "fail", "not_applicable", "inconclusive", result["verdict"]]))
+        if verdict != "pass":
+            result["verdict"] = verdict
+        for m in result.get("measurements", []):
+            limit = m.get("limit") or {}
+            lo, hi = limit.get("min"), limit.get("max")
+            if result["verdict"] == "pass" and (lo is not None or hi is not None):
+                low = lo if lo is not None else hi - abs(hi) - 1
+                high = hi if hi is not None else lo + abs(lo) + 1
+                m["value"] = draw(st.floats(low, high, allow_nan=False))
+            else:
+                m["value"] = draw(st.floats(-1e6, 1e6, allow_nan=False))
+    return document
+
+
+CORRUPTIONS = [
+    ("/results/0/standard", lambda d: d["results"][0].update(standard="IEC 12345:1999")),
+    ("/results/0/test_item", lambda d: d["results"][0].update(test_item="made_up_test")),
+    ("/results/0/verdict", lambda d: d["results"][0].update(verdict="passed")),
+    ("/results/0/performed_on", lambda d: d["results"][0].update(performed_on="1999-01-01")),
+    ("/results/0/performed_on", lambda d: d["results"][0].update(performed_on="2025-13-40")),
+    ("/issued_on", lambda d: d.update(issued_on="2090-01-01")),
+    ("/test_period/end", lambda d: d.update(test_period={"start": "2025-06-01", "end": "2025-01-01"})),
+    ("/product/ratings/max_power_kw", lambda d: d["product"]["ratings"].update(max_power_kw=0)),
+    ("/product/connectors/0", lambda d: d["product"].update(connectors=["SCHUKO"])),
+    ("/results", lambda d: d.update(results=[])),
+    ("/lab", lambda d: d.update(lab="Not A Lab")),
+    ("/product/colour", lambda d: d["product"].update(colour="red")),
+]
+
+
+@given(document=valid_reports())
+@FIXTURE_OK
+def test_any_valid_variation_is_accepted_and_read_back_unchanged(session, document):
+    report = submit(session, document)
+    view = reports.get_report(session, as_org(session, document["lab"]), report.id)
+    assert view["document"] == document
+    assert [r["verdict"] for r in view["results"]] == [r["verdict"] for r in document["results"]]
+
+
+@given(document=valid_reports(), corruption=st.sampled_from(CORRUPTIONS))
+@FIXTURE_OK
+def test_any_corrupted_report_is_refused_at_the_right_pointer_and_changes_nothing(session, document, corruption):
+    pointer, corrupt = corruption
+    document = copy.deepcopy(document)
+    lab = as_org(session, document["lab"])
+    corrupt(document)
+    before = _count(session)
+    with pytest.raises((ContractViolation, SemanticViolation, Forbidden)) as caught:
+        reports.submit_report(session, lab, document, today=TODAY)
+    assert pointer in {v.pointer for v in caught.value.violations}
+    assert _count(session) == before

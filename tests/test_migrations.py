@@ -1,0 +1,89 @@
+"""The Alembic migrations build exactly the models' schema, on SQLite and on PostgreSQL, and step back down."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from registry.cli import alembic_config
+from registry.db import Base, make_engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """An empty database of each engine (PostgreSQL only when the suite runs against it)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        pytest.skip("PostgreSQL run only (TEST_DATABASE_URL=postgresql+psycopg://...)")
+    url = make_url(base)
+    name = f"{url.database}_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _diff(url: str):
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    return diff
+
+
+def test_upgrade_from_empty_matches_the_models(empty_database):
+    command.upgrade(alembic_config(empty_database), "head")
+    assert _diff(empty_database) == []
+    engine = make_engine(empty_database)
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"reports", "report_revisions", "test_results", "report_events", "standards", "clauses"} <= tables
+
+
+def test_latest_migration_downgrades_and_upgrades_again(empty_database):
+    config = alembic_config(empty_database)
+    command.upgrade(config, "head")
+    head = ScriptDirectory.from_config(config).get_current_head()
+    command.downgrade(config, "-1")
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() != head
+    engine.dispose()
+    command.upgrade(config, "head")
+    assert _diff(empty_database) == []
+
+
+def test_migrated_database_refuses_to_rewrite_history(empty_database):
+    command.upgrade(alembic_config(empty_database), "head")
+    engine = make_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO organizations (id, kind, name_en, demo, created_at) "
+                          "VALUES ('lab-x', 'lab', 'X', false, CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO accreditation_bodies (id, name_en, country, verified, source) "
+                          "VALUES ('AB', 'AB', 'CN', true, 's')"))
+        conn.execute(text("INSERT INTO accreditations (lab_id, body_id, number, basis, valid_from) "
+                          "VALUES ('lab-x', 'AB', 'N1', 'ISO/IEC 17025', '2024-01-01')"))
+        conn.execute(text("INSERT INTO accreditation_events (accreditation_id, action, status, effective_on, reason, "
+                          "acting_org, recorded_at) SELECT id, 'grant', 'valid', '2024-01-01', 'r', 'AB', "
+                          "CURRENT_TIMESTAMP FROM accreditations"))
+    for statement in ("UPDATE accreditation_events SET status = 'withdrawn'", "DELETE FROM accreditation_events"):
+        with pytest.raises(Exception, match="append-only"):
+            with engine.begin() as conn:
+                conn.execute(text(statement))
+    engine.dispose()
