@@ -20,6 +20,9 @@ per bad string and checks nothing else. jsonschema-rs reads strings lazily: it r
 and a full scan would cost several times the validation itself, so the fast path gives the same answer only when
 jsonschema-rs notices (it never raises out of `validate`).
 
+jsonschema-rs reports two kinds of member names wrongly in its instance paths: it drops empty names ("") and
+turns digit-only names into integers ("01" -> 1). `_instance_path` puts the true names back from the document.
+
 Locations are normalised in both paths: `required` points at the missing member (`/results/0/verdict`),
 `additionalProperties` at each extra member (`/product/colour`), and `anyOf`/`oneOf` at the errors of the
 alternative that came closest (see `_closest_alternative`). Messages are written here from the keyword and
@@ -33,7 +36,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -201,8 +204,6 @@ def _ecma_regex(pattern: str) -> re.Pattern[str]:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-            if pattern[i + 1 : i + 2] == "]":  # `[]` is an (empty) class in ECMA-262, keep as is
-                pass
         elif char == "$":
             char = r"\Z"
         out.append(char)
@@ -347,7 +348,7 @@ def _issues_from_reference(errors: Iterable[ValidationError]) -> Iterator[_Issue
                 branches.setdefault(sub.relative_schema_path[0], []).append(sub)
             count = len(error.validator_value)
             converted = [list(_issues_from_reference(branches.get(index, []))) for index in range(count)]
-            yield from _closest_alternative(converted, path)
+            yield from _closest_alternative(converted, path) or [_Issue(path, keyword)]
         elif keyword == "oneOf":
             yield _Issue(path, "oneOf")
         elif keyword in ("required", "dependentRequired"):
@@ -374,14 +375,14 @@ _RS_VALUE = {
 }
 
 
-def _issues_from_fast(errors: Iterable[jsonschema_rs.ValidationError]) -> Iterator[_Issue]:
+def _issues_from_fast(errors: Iterable[jsonschema_rs.ValidationError], root: Any) -> Iterator[_Issue]:
     for error in errors:
-        path = tuple(error.instance_path)
+        path = _instance_path(root, error.instance_path, error.instance)
         kind = error.kind
         keyword = kind.name
         if keyword in ("anyOf", "oneOf") and any(kind.context):
-            converted = [list(_issues_from_fast(branch)) for branch in kind.context]
-            yield from _closest_alternative(converted, path)
+            converted = [list(_issues_from_fast(branch, root)) for branch in kind.context]
+            yield from _closest_alternative(converted, path) or [_Issue(path, keyword)]
         elif keyword == "oneOf":
             yield _Issue(path, "oneOf")
         elif keyword == "required":
@@ -391,11 +392,62 @@ def _issues_from_fast(errors: Iterable[jsonschema_rs.ValidationError]) -> Iterat
                 yield _Issue(path + (key,), "additionalProperties")
         elif keyword == "propertyNames":
             # jsonschema reports the failing keyword of `propertyNames` itself, at the object.
-            for issue in _issues_from_fast([kind.error]):
+            for issue in _issues_from_fast([kind.error], root):
                 yield _Issue(path, issue.keyword, issue.value)
         else:
             attribute = _RS_VALUE.get(keyword, "limit")
             yield _Issue(path, keyword, _freeze(getattr(kind, attribute, None)))
+
+
+def _instance_path(root: Any, reported: Sequence[str | int], value: Any) -> tuple[str | int, ...]:
+    """Return the true path of a jsonschema-rs error, repairing two losses in the paths it reports.
+
+    jsonschema-rs drops empty member names ("") and turns digit-only member names into integers ("01" -> 1).
+    A path that passes no "" member and whose integers land on arrays is exact. Otherwise, among the paths the
+    reported one could stand for, take the one with fewest inserted "" names whose value is the failing instance.
+    """
+    path = tuple(reported)
+    node = root
+    exact = True
+    for part in path:
+        if isinstance(node, dict) and ("" in node or not isinstance(part, str)):
+            exact = False
+            break
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return path
+    if exact and not (isinstance(node, dict) and "" in node):
+        return path
+
+    def candidates(node: Any, rest: tuple, budget: int) -> Iterator[tuple[int, tuple]]:
+        if not rest:
+            yield 0, ()
+        elif isinstance(node, dict):
+            part = rest[0]
+            names = [part] if isinstance(part, str) else [k for k in node if _decimal(k) == part]
+            for name in names:
+                if name in node:
+                    for inserted, tail in candidates(node[name], rest[1:], budget):
+                        yield inserted, (name,) + tail
+        elif isinstance(node, list) and isinstance(rest[0], int) and rest[0] < len(node):
+            for inserted, tail in candidates(node[rest[0]], rest[1:], budget):
+                yield inserted, (rest[0],) + tail
+        if budget and isinstance(node, dict) and "" in node:
+            for inserted, tail in candidates(node[""], rest, budget - 1):
+                yield inserted + 1, ("",) + tail
+
+    for _, candidate in sorted(candidates(root, path, 4), key=lambda found: found[0]):
+        node = _value_at(root, candidate)
+        if node == value and type(node) is type(value):
+            return candidate
+    return path
+
+
+def _decimal(name: str) -> int | None:
+    """The integer jsonschema-rs makes of a member name, or None (Rust's usize parse: digits, optional "+")."""
+    digits = name[1:] if name.startswith("+") else name
+    return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 def _freeze(value: Any) -> Any:
@@ -409,7 +461,7 @@ def _freeze(value: Any) -> Any:
 # --------------------------------------------------------------------------- messages and pointers
 
 
-def pointer(path: Iterable[str | int]) -> str:
+def _pointer(path: Iterable[str | int]) -> str:
     """Return the RFC 6901 JSON pointer for a path of member names and array indexes ("" is the root)."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
@@ -454,54 +506,50 @@ def _plural(count: Any, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+_TEXTS: dict[str, Callable[[Any], str]] = {
+    "required": lambda _: "Required member is missing.",
+    "enum": lambda options: f"Must be one of {', '.join(_show(option) for option in options)}.",
+    "const": lambda value: f"Must be {_show(value)}.",
+    "format": lambda name: "Must be a calendar date that exists, written YYYY-MM-DD."
+    if name == "date"
+    else f"Must be a valid {name}.",
+    "minimum": lambda limit: f"Must be at least {_show(limit)}.",
+    "maximum": lambda limit: f"Must be at most {_show(limit)}.",
+    "exclusiveMinimum": lambda limit: f"Must be greater than {_show(limit)}.",
+    "exclusiveMaximum": lambda limit: f"Must be less than {_show(limit)}.",
+    "multipleOf": lambda step: f"Must be a multiple of {_show(step)}.",
+    "minLength": lambda limit: f"Must be at least {_plural(limit, 'character')} long.",
+    "maxLength": lambda limit: f"Must be at most {_plural(limit, 'character')} long.",
+    "minItems": lambda limit: f"Must have at least {_plural(limit, 'item')}.",
+    "maxItems": lambda limit: f"Must have at most {_plural(limit, 'item')}.",
+    "minProperties": lambda limit: f"Must have at least {_plural(limit, 'member')}.",
+    "maxProperties": lambda limit: f"Must have at most {_plural(limit, 'member')}.",
+    "pattern": lambda pattern: f"Does not match the pattern {pattern}.",
+    "uniqueItems": lambda _: "Items must not repeat.",
+    "oneOf": lambda _: "Matches more than one of the allowed forms.",
+    "anyOf": lambda _: "Matches none of the allowed forms.",
+    "contains": lambda _: "No item has the required form.",
+    "not": lambda _: "Has a form that is not allowed here.",
+    "falseSchema": lambda _: "No value is allowed here.",
+    "unevaluatedProperties": lambda _: "Has members that are not allowed here.",
+    "unevaluatedItems": lambda _: "Has items that are not allowed here.",
+}
+
+
 def _message(issue: _Issue, instance: Any) -> str:
-    keyword, value = issue.keyword, issue.value
-    if keyword == "required":
-        return "Required member is missing."
-    if keyword == "additionalProperties":
+    """Word one issue from its keyword and the keyword's value, the same way for both validators."""
+    if issue.keyword == "additionalProperties":
         return f"Unknown member {_show(issue.path[-1])} is not allowed here."
-    if keyword == "type":
-        wanted = sorted([value] if isinstance(value, str) else list(value or ()))
+    if issue.keyword == "type":
+        wanted = sorted([issue.value] if isinstance(issue.value, str) else list(issue.value or ()))
         got = _json_type(_value_at(instance, issue.path))
         return f"Expected {' or '.join(_ARTICLE.get(t, t) for t in wanted)}, got {_ARTICLE.get(got, got)}."
-    if keyword == "enum":
-        return f"Must be one of {', '.join(_show(option) for option in value)}."
-    if keyword == "const":
-        return f"Must be {_show(value)}."
-    if keyword == "format":
-        if value == "date":
-            return "Must be a calendar date that exists, written YYYY-MM-DD."
-        return f"Must be a valid {value}."
-    texts = {
-        "minimum": lambda: f"Must be at least {_show(value)}.",
-        "maximum": lambda: f"Must be at most {_show(value)}.",
-        "exclusiveMinimum": lambda: f"Must be greater than {_show(value)}.",
-        "exclusiveMaximum": lambda: f"Must be less than {_show(value)}.",
-        "multipleOf": lambda: f"Must be a multiple of {_show(value)}.",
-        "minLength": lambda: f"Must be at least {_plural(value, 'character')} long.",
-        "maxLength": lambda: f"Must be at most {_plural(value, 'character')} long.",
-        "minItems": lambda: f"Must have at least {_plural(value, 'item')}.",
-        "maxItems": lambda: f"Must have at most {_plural(value, 'item')}.",
-        "minProperties": lambda: f"Must have at least {_plural(value, 'member')}.",
-        "maxProperties": lambda: f"Must have at most {_plural(value, 'member')}.",
-        "pattern": lambda: f"Does not match the pattern {value}.",
-        "uniqueItems": lambda: "Items must not repeat.",
-        "oneOf": lambda: "Matches more than one of the allowed forms.",
-        "anyOf": lambda: "Matches none of the allowed forms.",
-        "contains": lambda: "No item has the required form.",
-        "not": lambda: "Has a form that is not allowed here.",
-        "falseSchema": lambda: "No value is allowed here.",
-        "propertyNames": lambda: "A member name is not allowed here.",
-        "unevaluatedProperties": lambda: "Has members that are not allowed here.",
-        "unevaluatedItems": lambda: "Has items that are not allowed here.",
-    }
-    text = texts.get(keyword)
-    return text() if text else f"Breaks the {keyword!r} rule."
+    text = _TEXTS.get(issue.keyword)
+    return text(issue.value) if text else f"Breaks the {issue.keyword!r} rule."
 
 
 def _violations(issues: Iterable[_Issue], instance: Any) -> list[Violation]:
-    unique = dict.fromkeys(issues)
-    return sorted({Violation(pointer(issue.path), _message(issue, instance)) for issue in unique})
+    return sorted({Violation(_pointer(issue.path), _message(issue, instance)) for issue in issues})
 
 
 def _unreadable_strings(instance: Any, path: tuple = ()) -> Iterator[_Issue]:
@@ -530,7 +578,7 @@ def _unicode_violations(issues: Iterable[_Issue]) -> list[Violation]:
         "unicode": "Is not valid Unicode text (it holds an unpaired UTF-16 surrogate).",
         "unicode_name": "Has a member name that is not valid Unicode text (an unpaired UTF-16 surrogate).",
     }
-    return sorted({Violation(pointer(issue.path), messages[issue.keyword]) for issue in issues})
+    return sorted({Violation(_pointer(issue.path), messages[issue.keyword]) for issue in issues})
 
 
 # --------------------------------------------------------------------------- public validation API
@@ -542,7 +590,7 @@ def validate(instance: Any, name: str = DEFAULT_SCHEMA) -> list[Violation]:
     try:
         if validator.is_valid(instance):
             return []
-        issues = list(_issues_from_fast(validator.iter_errors(instance)))
+        issues = list(_issues_from_fast(validator.iter_errors(instance), instance))
     except UnicodeEncodeError:
         return _unicode_violations(_unreadable_strings(instance))
     return _violations(issues, instance)
