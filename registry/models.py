@@ -212,7 +212,7 @@ class SchemeMembershipEvent(Base):
     scheme_id: Mapped[str] = mapped_column(ForeignKey("recognition_schemes.id"), index=True)
     member_id: Mapped[str] = mapped_column(String(64), index=True)
     member_kind: Mapped[str] = mapped_column(String(20))  # accreditation_body | lab
-    role: Mapped[str | None] = mapped_column(String(40))
+    role: Mapped[str | None] = mapped_column(String(200))
     scope: Mapped[list[str] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))
     # None: the sources confirm the standing but not since when (facts.md §2.2 gives no dates for several bodies).
@@ -466,8 +466,8 @@ def append_only_ddl(dialect: str) -> list[str]:
     if dialect == "postgresql":
         statements.append(
             "CREATE OR REPLACE FUNCTION registry_refuse_change() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION '% on % is refused: the registry is append-only', TG_OP, TG_TABLE_NAME; END $$ "
-            "LANGUAGE plpgsql"
+            "RAISE EXCEPTION USING MESSAGE = TG_OP || ' on ' || TG_TABLE_NAME || ' is refused, the registry is append-only'; "
+            "END $$ LANGUAGE plpgsql"
         )
         for table in APPEND_ONLY_TABLES:
             statements.append(
@@ -484,12 +484,12 @@ def append_only_ddl(dialect: str) -> list[str]:
             for op in ("UPDATE", "DELETE"):
                 statements.append(
                     f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{op} on {table} is refused: the registry is append-only'); END"
+                    f"BEGIN SELECT RAISE(ABORT, '{op} on {table} is refused, the registry is append-only'); END"
                 )
         for table in NO_DELETE_TABLES:
             statements.append(
                 f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'DELETE on {table} is refused: the registry is append-only'); END"
+                f"BEGIN SELECT RAISE(ABORT, 'DELETE on {table} is refused, the registry is append-only'); END"
             )
     return statements
 

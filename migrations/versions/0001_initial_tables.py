@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:35:24.562617
+Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
@@ -189,7 +189,7 @@ def upgrade() -> None:
     sa.Column('scheme_id', sa.String(length=40), nullable=False),
     sa.Column('member_id', sa.String(length=64), nullable=False),
     sa.Column('member_kind', sa.String(length=20), nullable=False),
-    sa.Column('role', sa.String(length=40), nullable=True),
+    sa.Column('role', sa.String(length=200), nullable=True),
     sa.Column('scope', sa.JSON(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('effective_on', sa.Date(), nullable=True),
