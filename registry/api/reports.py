@@ -35,7 +35,7 @@ def _receipt(report) -> dict[str, Any]:
     return SubmissionReceipt().dump({
         "id": report.id, "report_number": report.report_number, "lab": report.lab_id, "status": report.status,
         "revision": report.current_revision,
-        "product": {"id": report.product_id, "manufacturer": report.product.manufacturer_id, "model": report.product.model},
+        "product": {"id": report.product_id, "manufacturer": report.manufacturer_id, "model": report.model},
         "links": {"self": url_for("api.report", report_id=report.id),
                   "revisions": url_for("api.report_revisions", report_id=report.id)},
     })

@@ -373,8 +373,8 @@ def evaluate(
     labs = tuple(sorted(labs, key=lambda lab: lab.lab_id))
     requirements = tuple(
         requirement
-        for requirement in market_requirements(rulebook, market, catalogue.market_bloc)
-        if requirement.in_force(as_of) and applies_to_product(requirement, product)
+        for requirement in market_requirements(rulebook, market, catalogue.market_bloc, as_of)
+        if applies_to_product(requirement, product)
     )
     rules = market_rules(rulebook, market, catalogue.market_bloc, as_of)
     by_item: dict[str, list[ResultEvidence]] = {}

@@ -329,15 +329,14 @@ def interface_family(result: ResultEvidence, ctx: Context, *, connectors: list[s
     if not wanted:
         return False, f"the requirement names no connector family for interface-bound {item}"
     families = {CONNECTOR_FAMILY[c] for c in wanted if c in CONNECTOR_FAMILY}
-    offered = {CONNECTOR_FAMILY[c] for c in ctx.product.connectors if c in CONNECTOR_FAMILY} & families
-    if not offered:
-        return False, f"the product has no {_listing(families)} connector ({_listing(ctx.product.connectors)})"
     family, how = result_family(result, ctx.product)
     if family is None:
         return False, f"interface family of the result cannot be told: {how}"
-    if family in families:
-        return True, f"{how}, as required"
-    return False, f"{how}; the market requires {_listing(families)} ({item} does not transfer across families)"
+    if family not in families:
+        return False, f"{how}; the market requires {_listing(families)} ({item} does not transfer across families)"
+    if not {CONNECTOR_FAMILY.get(c) for c in ctx.product.connectors} & families:
+        return False, f"{how}, but the product has no {_listing(families)} connector ({_listing(ctx.product.connectors)})"
+    return True, f"{how}, as required"
 
 
 def _standard(ctx: Context, standard_id: str) -> StandardFacts | None:

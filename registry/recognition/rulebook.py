@@ -373,9 +373,13 @@ def _known(rulebook: Rulebook, chain: tuple[str, ...], market: str) -> None:
         raise UnknownMarket(f"rulebook v{rulebook.version} has no requirements for {market} or its bloc")
 
 
-def market_requirements(rulebook: Rulebook, market: str, market_bloc: Mapping[str, str | None]) -> tuple[Requirement, ...]:
-    """Return the market's requirements, as written: the bloc's, minus those the member drops, with the
-    member's own requirement replacing the bloc's one of the same id. Sorted by id; no window applied."""
+def market_requirements(
+    rulebook: Rulebook, market: str, market_bloc: Mapping[str, str | None], as_of: date | None = None
+) -> tuple[Requirement, ...]:
+    """Return the market's requirements: the bloc's, minus those the member drops, with the member's own
+    requirement replacing the bloc's one of the same id. With `as_of`, only requirements in force that day,
+    the most specific market's version of each id winning (so a member's override that starts later leaves
+    the bloc's requirement in place until then). Sorted by id."""
     chain = market_chain(market, market_bloc)
     _known(rulebook, chain, market)
     by_id: dict[str, Requirement] = {}
@@ -383,26 +387,24 @@ def market_requirements(rulebook: Rulebook, market: str, market_bloc: Mapping[st
         for dropped in rulebook.dropped.get(code, ()):
             by_id.pop(dropped, None)
         for requirement in rulebook.requirements.get(code, ()):
-            by_id[requirement.id] = requirement
+            if as_of is None or requirement.in_force(as_of):
+                by_id[requirement.id] = requirement
     return tuple(by_id[key] for key in sorted(by_id))
 
 
 def market_rules(
     rulebook: Rulebook, market: str, market_bloc: Mapping[str, str | None], as_of: date
 ) -> tuple[RecognitionRule, ...]:
-    """Return the rules that apply in `market` on `as_of`, CertLogic-style: the bloc's and the market's
-    (a member's rule id replaces the bloc's), in force on `as_of`, latest version per rule id, by rule id."""
+    """Return the rules that apply in `market` on `as_of`, CertLogic-style: rules in force on `as_of`, the
+    latest version per rule id, a member's rule replacing the bloc's rule of the same id (while the member's
+    is in force), sorted by rule id."""
     chain = market_chain(market, market_bloc)
     _known(rulebook, chain, market)
-    by_id: dict[str, list[RecognitionRule]] = {}
+    by_id: dict[str, RecognitionRule] = {}
     for code in chain:
-        own: dict[str, list[RecognitionRule]] = {}
+        latest: dict[str, RecognitionRule] = {}
         for rule in rulebook.rules.get(code, ()):
-            own.setdefault(rule.id, []).append(rule)
-        by_id.update(own)
-    chosen = []
-    for rule_id in sorted(by_id):
-        in_force = [rule for rule in by_id[rule_id] if rule.in_force(as_of)]
-        if in_force:
-            chosen.append(max(in_force, key=lambda rule: rule.version))
-    return tuple(chosen)
+            if rule.in_force(as_of) and (rule.id not in latest or rule.version > latest[rule.id].version):
+                latest[rule.id] = rule
+        by_id.update(latest)
+    return tuple(by_id[key] for key in sorted(by_id))

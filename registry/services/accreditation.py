@@ -30,7 +30,7 @@ class AccreditationState:
         return self.status == "valid"
 
 
-def state_on(accreditation: Accreditation, day: date) -> AccreditationState:
+def state_on(accreditation: "Accreditation | AccreditationRecord", day: date) -> AccreditationState:
     """Replay the accreditation's events up to `day`. Before its grant the status is None (not yet accredited)."""
     status: str | None = None
     scope: frozenset[str] = frozenset()
@@ -48,11 +48,35 @@ def state_on(accreditation: Accreditation, day: date) -> AccreditationState:
 
 
 @dataclass(frozen=True)
+class EventRecord:
+    action: str
+    status: str
+    scope: list[str] | None
+    effective_on: date
+    reason: str
+    acting_org: str
+    recorded_at: Any
+
+
+@dataclass(frozen=True)
+class AccreditationRecord:
+    """An accreditation and its events as plain data, read in one query (submissions ask on every request)."""
+
+    id: int
+    body_id: str
+    number: str
+    basis: str
+    valid_from: date
+    valid_until: date | None
+    events: tuple[EventRecord, ...]
+
+
+@dataclass(frozen=True)
 class LabStanding:
     """A lab's accreditations, queried once per submission and asked about any date."""
 
     lab_id: str
-    accreditations: tuple[Accreditation, ...]
+    accreditations: tuple[AccreditationRecord, ...]
 
     def active_on(self, day: date) -> bool:
         return any(state_on(a, day).active for a in self.accreditations)
@@ -62,10 +86,26 @@ class LabStanding:
 
 
 def lab_standing(session: Session, lab_id: str) -> LabStanding:
-    accreditations = session.scalars(
-        select(Accreditation).where(Accreditation.lab_id == lab_id).options(selectinload(Accreditation.events))
+    rows = session.execute(
+        select(
+            Accreditation.id, Accreditation.body_id, Accreditation.number, Accreditation.basis,
+            Accreditation.valid_from, Accreditation.valid_until, AccreditationEvent.action, AccreditationEvent.status,
+            AccreditationEvent.scope, AccreditationEvent.effective_on, AccreditationEvent.reason,
+            AccreditationEvent.acting_org, AccreditationEvent.recorded_at,
+        )
+        .outerjoin(AccreditationEvent, AccreditationEvent.accreditation_id == Accreditation.id)
+        .where(Accreditation.lab_id == lab_id)
+        .order_by(Accreditation.id, AccreditationEvent.effective_on, AccreditationEvent.id)
     ).all()
-    return LabStanding(lab_id, tuple(accreditations))
+    heads: dict[int, tuple] = {}
+    events: dict[int, list[EventRecord]] = {}
+    for row in rows:
+        heads.setdefault(row[0], row[:6])
+        if row[6] is not None:
+            events.setdefault(row[0], []).append(EventRecord(*row[6:]))
+    return LabStanding(
+        lab_id, tuple(AccreditationRecord(*head, events=tuple(events.get(i, ()))) for i, head in heads.items())
+    )
 
 
 # Which action may follow which status (the CCC-style state machine of facts.md §4.3, applied to accreditation).
@@ -151,7 +191,7 @@ def lab_view(session: Session, lab_id: str, as_of: date) -> dict[str, Any]:
     }
 
 
-def _accreditation_view(a: Accreditation, as_of: date) -> dict[str, Any]:
+def _accreditation_view(a: "AccreditationRecord", as_of: date) -> dict[str, Any]:
     state = state_on(a, as_of)
     return {
         "id": a.id,

@@ -85,11 +85,14 @@ def principal_for_key(session: Session, key: str | None) -> Principal:
     """Resolve a bearer key to its organization; no key is the anonymous public."""
     if key is None:
         return ANONYMOUS
-    record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-    now = utcnow()
-    if record is None or record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
+    row = session.execute(
+        select(ApiKey.org_id, Organization.kind, ApiKey.revoked_at, ApiKey.expires_at)
+        .join(Organization, Organization.id == ApiKey.org_id)
+        .where(ApiKey.key_hash == hash_key(key))
+    ).first()
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         raise Unauthenticated("The API key is unknown, revoked or expired.")
-    return Principal(org_id=record.org_id, kind=record.org.kind)
+    return Principal(org_id=row.org_id, kind=row.kind)
 
 
 def key_view(record: ApiKey) -> dict[str, Any]:

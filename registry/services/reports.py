@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
 import orjson
-from sqlalchemy import exists, func, insert, or_, select
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -37,7 +37,7 @@ EvidenceListener = Callable[[Session, int], None]
 evidence_listeners: list[EvidenceListener] = []
 
 # Staged by the caller in the same transaction (e.g. the Idempotency-Key answer), after the write, before commit.
-BeforeCommit = Callable[[Session, Report], None]
+BeforeCommit = Callable[[Session, "Filed"], None]
 
 
 # ---------------------------------------------------------------------------------------------------- semantics
@@ -134,68 +134,76 @@ def _slug(text: str) -> str:
     return slug[:40].strip("-") or "manufacturer"
 
 
-def _resolve_manufacturer(session: Session, declared: dict[str, Any]) -> Organization:
+def _resolve_manufacturer(session: Session, declared: dict[str, Any]) -> str:
     """Find the manufacturer by registry id, else by name and country; register it when first named."""
     if "registry_id" in declared:
-        org = session.get(Organization, declared["registry_id"])
-        if org is None or org.kind != "manufacturer":
+        kind = session.scalar(select(Organization.kind).where(Organization.id == declared["registry_id"]))
+        if kind != "manufacturer":
             raise SemanticViolation(
                 "Unknown manufacturer.",
                 [Violation("/product/manufacturer/registry_id", f"no manufacturer '{declared['registry_id']}' in the registry")],
             )
-        return org
+        return declared["registry_id"]
     key = _model_key(declared["name"])
-    for org in session.scalars(
-        select(Organization).where(Organization.kind == "manufacturer", Organization.country == declared["country"])
+    for org_id, name_en, name_zh in session.execute(
+        select(Organization.id, Organization.name_en, Organization.name_zh).where(
+            Organization.kind == "manufacturer", Organization.country == declared["country"]
+        )
     ):
-        if _model_key(org.name_en) == key or (org.name_zh and _model_key(org.name_zh) == key):
-            return org
+        if _model_key(name_en) == key or (name_zh and _model_key(name_zh) == key):
+            return org_id
     base = f"mfr-{declared['country'].lower()}-{_slug(declared['name'])}"
     org_id, n = base, 1
     while session.get(Organization, org_id) is not None:
         n += 1
         org_id = f"{base}-{n}"
-    org = Organization(
-        id=org_id, kind="manufacturer", name_en=declared["name"], name_zh=declared.get("name_zh"),
-        country=declared["country"], source="first named in a submitted report",
+    session.execute(
+        insert(Organization.__table__),
+        dict(id=org_id, kind="manufacturer", name_en=declared["name"], name_zh=declared.get("name_zh"),
+             country=declared["country"], demo=False, source="first named in a submitted report", created_at=utcnow()),
     )
-    session.add(org)
-    session.flush()
-    return org
+    return org_id
 
 
-def _resolve_product(session: Session, declared: dict[str, Any], report_id: int | None) -> Product:
-    manufacturer = _resolve_manufacturer(session, declared["manufacturer"])
+def _resolve_product(session: Session, declared: dict[str, Any], now: datetime) -> tuple[int, str]:
+    """The product the declaration names (created when new); returns (product id, manufacturer id)."""
+    manufacturer_id = _resolve_manufacturer(session, declared["manufacturer"])
     key = _model_key(declared["model"])
-    product = session.scalar(select(Product).where(Product.manufacturer_id == manufacturer.id, Product.model_key == key))
     description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
-    now = utcnow()
-    if product is None:
-        product = Product(
-            manufacturer_id=manufacturer.id, model=declared["model"], model_key=key, category=declared["category"],
-            description=description, created_at=now, updated_at=now,
-        )
-        session.add(product)
-        session.flush()
-    elif product.description != description:
-        # The product row is a projection of the latest declaration; every declaration stays in its revision.
-        product.description = description
-        product.category = declared["category"]
-        product.updated_at = now
-    return product
+    found = session.execute(
+        select(Product.id, Product.description).where(Product.manufacturer_id == manufacturer_id, Product.model_key == key)
+    ).first()
+    if found is None:
+        product_id = session.execute(
+            insert(Product.__table__).returning(Product.__table__.c.id),
+            dict(manufacturer_id=manufacturer_id, model=declared["model"], model_key=key, category=declared["category"],
+                 description=description, created_at=now, updated_at=now),
+        ).scalar_one()
+    else:
+        product_id = found.id
+        if found.description != description:
+            # The product row is a projection of the latest declaration; every declaration stays in its revision.
+            session.execute(
+                update(Product.__table__).where(Product.__table__.c.id == product_id)
+                .values(description=description, category=declared["category"], updated_at=now)
+            )
+    return product_id, manufacturer_id
 
 
-def _record_identifiers(session: Session, product: Product, certificates: list[dict[str, Any]], report_id: int) -> None:
-    held = {(i.scheme, i.number) for i in product.identifiers}
+def _record_identifiers(session: Session, product_id: int, certificates: list[dict[str, Any]], report_id: int) -> None:
+    if not certificates:
+        return
+    held = {tuple(row) for row in session.execute(
+        select(ProductIdentifier.scheme, ProductIdentifier.number).where(ProductIdentifier.product_id == product_id)
+    )}
+    new = []
     for cert in certificates:
         if (cert["scheme"], cert["number"]) not in held:
-            session.add(
-                ProductIdentifier(
-                    product_id=product.id, scheme=cert["scheme"], number=cert["number"], issuer=cert.get("issuer"),
-                    first_report_id=report_id,
-                )
-            )
+            new.append(dict(product_id=product_id, scheme=cert["scheme"], number=cert["number"],
+                            issuer=cert.get("issuer"), first_report_id=report_id))
             held.add((cert["scheme"], cert["number"]))
+    if new:
+        session.execute(insert(ProductIdentifier.__table__), new)
 
 
 def _digest(document: dict[str, Any]) -> str:
@@ -203,7 +211,6 @@ def _digest(document: dict[str, Any]) -> str:
 
 
 def _validate(session: Session, document: dict[str, Any], today: date, skew_days: int, prefix: str = ""):
-    contracts.require_valid(document, "test-report/v1")
     catalogue = catalogue_service.snapshot(session)
     standing = lab_standing(session, document["lab"])
     violations, flags = check_semantics(document, catalogue, standing, today, skew_days)
@@ -216,21 +223,20 @@ def _validate(session: Session, document: dict[str, Any], today: date, skew_days
 
 
 def _insert_revision(
-    session: Session, report: Report, revision: int, document: dict[str, Any], flags, principal: Principal,
+    session: Session, report_id: int, revision: int, document: dict[str, Any], flags, principal: Principal,
     reason: str | None, now: datetime,
-) -> ReportRevision:
-    row = ReportRevision(
-        report_id=report.id, revision=revision, document=document, document_sha256=_digest(document),
-        reason=reason, submitted_by=principal.org_id, submitted_at=now,
-    )
-    session.add(row)
-    session.flush()
-    # One bulk INSERT for the results: several times faster than one ORM object per result.
+) -> None:
+    # Core statements, not ORM objects: a 30-result report is one row, one bulk INSERT and one event.
+    revision_id = session.execute(
+        insert(ReportRevision.__table__).returning(ReportRevision.__table__.c.id),
+        dict(report_id=report_id, revision=revision, document=document, document_sha256=_digest(document),
+             reason=reason, submitted_by=principal.org_id, submitted_at=now),
+    ).scalar_one()
     session.execute(
-        insert(TestResult),
+        insert(TestResult.__table__),
         [
             dict(
-                revision_id=row.id, position=i, standard_id=r["standard"], clause=r["clause"],
+                revision_id=revision_id, position=i, standard_id=r["standard"], clause=r["clause"],
                 clause_verified=flags[i][0], test_item_id=r["test_item"], verdict=r["verdict"],
                 performed_on=date.fromisoformat(r["performed_on"]), sample_id=r["sample_id"],
                 accredited=flags[i][1], conditions=r.get("conditions"), measurements=r.get("measurements", []),
@@ -238,7 +244,29 @@ def _insert_revision(
             for i, r in enumerate(document["results"])
         ],
     )
-    return row
+
+
+def _add_event(session: Session, report_id: int, kind: str, revision: int, actor: str, effective_on: date,
+               now: datetime, reason: str | None = None) -> None:
+    session.execute(
+        insert(ReportEvent.__table__),
+        dict(report_id=report_id, kind=kind, revision=revision, reason=reason, actor_org=actor,
+             effective_on=effective_on, recorded_at=now),
+    )
+
+
+@dataclass(frozen=True)
+class Filed:
+    """What a write use case returns: enough for a receipt, without reloading the report."""
+
+    id: int
+    report_number: str
+    lab_id: str
+    status: str
+    current_revision: int
+    product_id: int
+    manufacturer_id: str
+    model: str
 
 
 def _notify(session: Session, *product_ids: int) -> None:
@@ -247,17 +275,27 @@ def _notify(session: Session, *product_ids: int) -> None:
             listener(session, product_id)
 
 
-def _finish(session: Session, report: Report, before_commit: BeforeCommit | None) -> None:
-    session.flush()
+def _finish(session: Session, filed: Filed, before_commit: BeforeCommit | None) -> Filed:
     if before_commit is not None:
-        before_commit(session, report)
+        before_commit(session, filed)
     session.commit()
+    # Rows were written with Core statements: forget any ORM state loaded before them in this session.
+    session.expire_all()
+    return filed
+
+
+def _refuse_duplicate(session: Session, lab_id: str, report_number: str) -> None:
+    if session.scalar(select(Report.id).where(Report.lab_id == lab_id, Report.report_number == report_number)):
+        raise Conflict(
+            "Report number already used by this lab; correct a report by posting a revision.",
+            [Violation("/report_number", f"'{report_number}' already exists for {lab_id}")],
+        )
 
 
 def submit_report(
     session: Session, principal: Principal, document: dict[str, Any], *, today: date | None = None,
     skew_days: int = 1, before_commit: BeforeCommit | None = None,
-) -> Report:
+) -> Filed:
     """Validate a lab's report against the schema and the catalogue, and store it with its results.
 
     Raises:
@@ -274,37 +312,32 @@ def submit_report(
             [Violation("/lab", f"your API key belongs to '{principal.org_id}', not '{document['lab']}'")],
         )
     today = today or date.today()
-    begin_write(session)
-    if session.scalar(
-        select(Report.id).where(Report.lab_id == principal.org_id, Report.report_number == document["report_number"])
-    ):
-        raise Conflict(
-            "Report number already used by this lab; correct a report by posting a revision.",
-            [Violation("/report_number", f"'{document['report_number']}' already exists for {principal.org_id}")],
-        )
+    _refuse_duplicate(session, principal.org_id, document["report_number"])
+    # Checks read; only the writes below hold the write lock, so concurrent submissions validate in parallel.
     flags = _validate(session, document, today, skew_days)
-    product = _resolve_product(session, document["product"], None)
+    begin_write(session)
+    _refuse_duplicate(session, principal.org_id, document["report_number"])
     now = utcnow()
-    report = Report(
-        lab_id=principal.org_id, report_number=document["report_number"], product_id=product.id,
-        status="valid", current_revision=1, issued_on=date.fromisoformat(document["issued_on"]),
-        created_at=now, updated_at=now,
-    )
-    session.add(report)
+    product_id, manufacturer_id = _resolve_product(session, document["product"], now)
     try:
-        session.flush()
+        report_id = session.execute(
+            insert(Report.__table__).returning(Report.__table__.c.id),
+            dict(lab_id=principal.org_id, report_number=document["report_number"], product_id=product_id,
+                 status="valid", current_revision=1, issued_on=date.fromisoformat(document["issued_on"]),
+                 created_at=now, updated_at=now),
+        ).scalar_one()
     except IntegrityError as exc:  # a concurrent submission of the same number won the race
         session.rollback()
         raise Conflict(
             "Report number already used by this lab.", [Violation("/report_number", "already exists")]
         ) from exc
-    _insert_revision(session, report, 1, document, flags, principal, None, now)
-    _record_identifiers(session, product, document["product"].get("certificates", []), report.id)
-    session.add(ReportEvent(report_id=report.id, kind="submitted", revision=1, actor_org=principal.org_id,
-                            effective_on=today, recorded_at=now))
-    _notify(session, product.id)
-    _finish(session, report, before_commit)
-    return report
+    _insert_revision(session, report_id, 1, document, flags, principal, None, now)
+    _record_identifiers(session, product_id, document["product"].get("certificates", []), report_id)
+    _add_event(session, report_id, "submitted", 1, principal.org_id, today, now)
+    _notify(session, product_id)
+    filed = Filed(report_id, document["report_number"], principal.org_id, "valid", 1, product_id, manufacturer_id,
+                  document["product"]["model"])
+    return _finish(session, filed, before_commit)
 
 
 def _report_for_write(session: Session, principal: Principal, report_id: int, action: str) -> Report:
@@ -317,10 +350,16 @@ def _report_for_write(session: Session, principal: Principal, report_id: int, ac
     return report
 
 
+def _filed(session: Session, report: Report) -> Filed:
+    product = session.get(Product, report.product_id)
+    return Filed(report.id, report.report_number, report.lab_id, report.status, report.current_revision,
+                 report.product_id, product.manufacturer_id, product.model)
+
+
 def revise_report(
     session: Session, principal: Principal, report_id: int, document: dict[str, Any], reason: str,
     *, today: date | None = None, skew_days: int = 1, before_commit: BeforeCommit | None = None,
-) -> Report:
+) -> Filed:
     """Store a corrected document as the report's next revision; earlier revisions stay readable."""
     today = today or date.today()
     begin_write(session)
@@ -339,38 +378,37 @@ def revise_report(
         raise SemanticViolation("A revision corrects a report; it cannot rename it.", wrong)
     flags = _validate(session, document, today, skew_days, prefix="/document")
     previous_product = report.product_id
-    product = _resolve_product(session, document["product"], report.id)
     now = utcnow()
+    product_id, _manufacturer = _resolve_product(session, document["product"], now)
     revision = report.current_revision + 1
-    _insert_revision(session, report, revision, document, flags, principal, reason, now)
-    _record_identifiers(session, product, document["product"].get("certificates", []), report.id)
-    session.add(ReportEvent(report_id=report.id, kind="revised", revision=revision, reason=reason,
-                            actor_org=principal.org_id, effective_on=today, recorded_at=now))
+    _insert_revision(session, report.id, revision, document, flags, principal, reason, now)
+    _record_identifiers(session, product_id, document["product"].get("certificates", []), report.id)
+    _add_event(session, report.id, "revised", revision, principal.org_id, today, now, reason)
     report.current_revision = revision
-    report.product_id = product.id
+    report.product_id = product_id
     report.issued_on = date.fromisoformat(document["issued_on"])
     report.updated_at = now
-    _notify(session, previous_product, product.id)
-    _finish(session, report, before_commit)
-    return report
+    session.flush()
+    _notify(session, previous_product, product_id)
+    return _finish(session, _filed(session, report), before_commit)
 
 
 def withdraw_report(
     session: Session, principal: Principal, report_id: int, reason: str, effective_on: date | None = None,
     *, today: date | None = None, before_commit: BeforeCommit | None = None,
-) -> Report:
+) -> Filed:
     """Withdraw a report: an event with a reason; the report and all its revisions stay readable."""
     today = today or date.today()
     begin_write(session)
     report = _report_for_write(session, principal, report_id, "report:withdraw")
     now = utcnow()
-    session.add(ReportEvent(report_id=report.id, kind="withdrawn", revision=report.current_revision, reason=reason,
-                            actor_org=principal.org_id, effective_on=effective_on or today, recorded_at=now))
+    _add_event(session, report.id, "withdrawn", report.current_revision, principal.org_id, effective_on or today, now,
+               reason)
     report.status = "withdrawn"
     report.updated_at = now
+    session.flush()
     _notify(session, report.product_id)
-    _finish(session, report, before_commit)
-    return report
+    return _finish(session, _filed(session, report), before_commit)
 
 
 # ---------------------------------------------------------------------------------------------------- reads
