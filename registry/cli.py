@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from registry.config import PROJECT_DIR
 from registry.db import get_session
 from registry.errors import RegistryError
-from registry.services import accreditation, catalogue, organizations
+from registry.services import accreditation, catalogue, decisions, organizations, rulebooks
 from registry.services.permissions import SYSTEM
 
 group = AppGroup("registry", help="Registry administration.")
@@ -44,6 +44,7 @@ def init_command() -> None:
     session = get_session()
     try:
         counts = catalogue.load_catalogue(session, current_app.config["CATALOGUE_PATH"])
+        seeded = rulebooks.seed_rulebook(session)
         session.commit()
     except RegistryError as exc:
         session.rollback()
@@ -52,6 +53,61 @@ def init_command() -> None:
         click.echo("Database at the latest migration; catalogue unchanged.")
     else:
         click.echo("Database at the latest migration; catalogue loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if seeded is not None:
+        click.echo(f"Seed rulebook published as version {seeded}.")
+    if counts is not None or seeded is not None:
+        _recompute(session)
+
+
+def _recompute(session) -> None:
+    total = decisions.product_count(session)
+    if not total:
+        return
+    with click.progressbar(length=total, label="Recomputing recognition decisions") as bar:
+        decisions.recompute_all(session, progress=bar.update)
+
+
+@group.command("recompute")
+def recompute_command() -> None:
+    """Recompute every product's recognition decisions with the published rulebook (in batches)."""
+    _recompute(get_session())
+    click.echo("Decisions recomputed.")
+
+
+@group.command("rulebook-draft")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--title", default=None)
+@click.option("--acting-org", default="registry")
+def rulebook_draft_command(path: str, title: str | None, acting_org: str) -> None:
+    """Upload a rulebook document (JSON or YAML) as the next draft version."""
+    import yaml
+
+    from registry.services.permissions import Principal
+
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    try:
+        row = rulebooks.create_draft(get_session(), Principal(org_id=acting_org, kind="admin"), document, title)
+    except RegistryError as exc:
+        _fail(exc)
+    click.echo(f"Draft version {row.version} stored.")
+
+
+@group.command("rulebook-publish")
+@click.argument("version", type=int)
+@click.option("--acting-org", default="registry")
+def rulebook_publish_command(version: int, acting_org: str) -> None:
+    """Publish a draft rulebook version and recompute every decision with it."""
+    from registry.services.permissions import Principal
+
+    session = get_session()
+    try:
+        rulebooks.mark_published(session, Principal(org_id=acting_org, kind="admin"), version)
+        session.commit()
+    except RegistryError as exc:
+        session.rollback()
+        _fail(exc)
+    click.echo(f"Version {version} published.")
+    _recompute(session)
 
 
 @group.command("migrate")

@@ -453,6 +453,51 @@ class IdempotencyRecord(Base):
     __table_args__ = (UniqueConstraint("org_id", "key"),)
 
 
+# ---------------------------------------------------------------------------------------------------- recognition
+
+
+class RulebookVersion(Base):
+    """One version of the rulebook: a draft until published, immutable once published (a trigger refuses edits)."""
+
+    __tablename__ = "rulebook_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(20))  # draft | published
+    title: Mapped[str] = mapped_column(String(200))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    based_on: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Decision(Base):
+    """The materialized recognition decision of one product in one market, so lookups and dashboards are reads.
+
+    Recomputed in the transaction that changes the product's evidence, and in batches when a rulebook is
+    published; `inputs_digest` and `rulebook_version` say exactly what it was computed from.
+    """
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    market: Mapped[str] = mapped_column(String(8))
+    rulebook_version: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[date] = mapped_column(Date)
+    verdict: Mapped[str] = mapped_column(String(30))
+    recognized: Mapped[int] = mapped_column(Integer)
+    conditional: Mapped[int] = mapped_column(Integer)
+    owed: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs_digest: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("product_id", "market"), Index("ix_decisions_market_verdict", "market", "verdict"))
+
+
 # ---------------------------------------------------------------------------------------------------- append-only
 
 # Nothing is lost: the database itself refuses to change or delete these rows, whatever code runs against it.
@@ -503,8 +548,34 @@ def drop_append_only_ddl(dialect: str) -> list[str]:
     return drops + [f"DROP TRIGGER IF EXISTS {t}_no_delete" for t in NO_DELETE_TABLES]
 
 
+def frozen_rulebook_ddl(dialect: str) -> list[str]:
+    """A published rulebook version is immutable: refuse UPDATE and DELETE of a published row."""
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION registry_refuse_published() RETURNS trigger AS $$ BEGIN "
+            "IF OLD.status = 'published' THEN RAISE EXCEPTION USING MESSAGE = "
+            "'a published rulebook version is immutable, the registry is append-only'; END IF; "
+            "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER rulebook_versions_frozen BEFORE UPDATE OR DELETE ON rulebook_versions "
+            "FOR EACH ROW EXECUTE FUNCTION registry_refuse_published()",
+        ]
+    return [
+        f"CREATE TRIGGER rulebook_versions_frozen_{op.lower()} BEFORE {op} ON rulebook_versions "
+        "WHEN OLD.status = 'published' BEGIN SELECT RAISE(ABORT, "
+        "'a published rulebook version is immutable, the registry is append-only'); END"
+        for op in ("UPDATE", "DELETE")
+    ]
+
+
+def drop_frozen_rulebook_ddl(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return ["DROP TRIGGER IF EXISTS rulebook_versions_frozen ON rulebook_versions",
+                "DROP FUNCTION IF EXISTS registry_refuse_published()"]
+    return [f"DROP TRIGGER IF EXISTS rulebook_versions_frozen_{op}" for op in ("update", "delete")]
+
+
 @event.listens_for(Base.metadata, "after_create")
 def _install_append_only(target, connection, **kw) -> None:
-    # Tests build their throw-away schema with create_all; give it the same guards the migration installs.
-    for statement in append_only_ddl(connection.dialect.name):
+    # Tests build their throw-away schema with create_all; give it the same guards the migrations install.
+    for statement in append_only_ddl(connection.dialect.name) + frozen_rulebook_ddl(connection.dialect.name):
         connection.exec_driver_sql(statement)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry import create_app
 from registry.config import PACKAGE_DIR
 from registry.db import Base, make_engine
-from registry.services import catalogue
+from registry.services import catalogue, rulebooks
 
 from tests import factories
 
@@ -41,6 +41,7 @@ def engine(database_url):
     Base.metadata.create_all(engine)
     with Session(engine) as session:
         catalogue.load_catalogue(session, PACKAGE_DIR / "catalogue")
+        rulebooks.seed_rulebook(session)
         session.commit()
     yield engine
     Base.metadata.drop_all(engine)

@@ -274,3 +274,37 @@ class MarketOut(Schema):
     regulator = fields.String(allow_none=True)
     researched = fields.Boolean()
     source = fields.String()
+
+
+# ---------------------------------------------------------------------------------------------------- recognition
+
+
+class ProductListArgs(PageArgs):
+    manufacturer = fields.String(metadata={"description": "Manufacturer registry id, or part of its name."})
+    model = fields.String(metadata={"description": "Part of the model name (case-insensitive)."})
+    certificate = fields.String(metadata={"description": "A certificate number the product holds (CB, CCC, LTA ...)."})
+
+
+class RecognitionArgs(Schema):
+    market = fields.String(metadata={"description": "CN, EU or an ASEAN member state: adds the per-requirement detail."})
+    as_of = fields.Date(metadata={"description": "Answer for this date (default today)."})
+
+
+class DeltaPlanArgs(Schema):
+    market = fields.String(required=True, metadata={"description": "The target market."})
+    as_of = fields.Date(metadata={"description": "Answer for this date (default today)."})
+
+
+class MatrixArgs(Schema):
+    as_of = fields.Date(metadata={"description": "Answer for this date (default today)."})
+
+
+class PrecheckIn(Schema):
+    document = fields.Dict(required=True, metadata={"description": "A test-report document (schemas/test-report/v1.json)."})
+    markets = fields.List(fields.String(), metadata={"description": "Markets to decide (default: all)."})
+    as_of = fields.Date(metadata={"description": "Decide as of this date (default today)."})
+
+
+class RulebookDraftIn(Schema):
+    title = fields.String(metadata={"description": "A title for the draft."})
+    document = fields.Dict(required=True, metadata={"description": "A rulebook document (schemas/rulebook/v1.json)."})

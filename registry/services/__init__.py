@@ -1,0 +1,8 @@
+"""Use cases (no Flask). Wires the recognition listeners: decisions follow every change of evidence."""
+
+from registry.services import accreditation, decisions, reports
+
+if decisions.on_evidence_changed not in reports.evidence_listeners:
+    reports.evidence_listeners.append(decisions.on_evidence_changed)
+if decisions.on_lab_changed not in accreditation.lab_listeners:
+    accreditation.lab_listeners.append(decisions.on_lab_changed)

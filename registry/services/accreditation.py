@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -108,6 +108,10 @@ def lab_standing(session: Session, lab_id: str) -> LabStanding:
     )
 
 
+# Called with (session, lab_id) inside the transaction that changes a lab's accreditation (decisions follow).
+lab_listeners: list[Callable[[Session, str], None]] = []
+
+
 # Which action may follow which status (the CCC-style state machine of facts.md §4.3, applied to accreditation).
 TRANSITIONS: dict[str, tuple[set[str], str]] = {
     "suspend": ({"valid"}, "suspended"),
@@ -152,7 +156,7 @@ def record_accreditation_event(
     allowed_from, new_status = TRANSITIONS[action]
     if current.status not in allowed_from:
         raise Conflict(
-            f"Cannot {action} an accreditation that is {current.status} on {effective_on.isoformat()}.",
+            f"Cannot {action} an accreditation that is {current.status or 'not yet granted'} on {effective_on.isoformat()}.",
             [Violation("/action", f"'{action}' is allowed only from: {', '.join(sorted(allowed_from))}")],
         )
     scope = None
@@ -170,6 +174,9 @@ def record_accreditation_event(
         source=f"recorded by {principal.org_id}",
     )
     session.add(event)
+    session.flush()
+    for listener in lab_listeners:
+        listener(session, lab_id)
     session.commit()
     return event
 

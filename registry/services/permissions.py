@@ -56,10 +56,16 @@ RULES: dict[str, Callable[..., bool]] = {
     "report:withdraw": _own_lab,
     "accreditation:change": _is("regulator", "admin"),
     "org:manage": _is("admin"),
+    "rulebook:draft": _is("regulator", "admin"),
+    "rulebook:publish": _is("regulator", "admin"),
+    "rulebook:impact": _is("regulator", "admin"),
+    "recognition:precheck": _is("lab", "manufacturer", "regulator", "admin"),
+    "recognition:recompute": _is("admin"),
 }
 
 # Actions an anonymous caller may never attempt: they get 401 (log in), not 403.
-NEEDS_LOGIN = {"report:submit", "report:revise", "report:withdraw", "accreditation:change", "org:manage"}
+NEEDS_LOGIN = {"report:submit", "report:revise", "report:withdraw", "accreditation:change", "org:manage",
+               "rulebook:draft", "rulebook:publish", "rulebook:impact", "recognition:precheck", "recognition:recompute"}
 
 
 def can(principal: Principal, action: str, **facts) -> bool:

@@ -1,0 +1,532 @@
+"""Recognition decisions: computed by the pure engine, materialized per product and market, read by lookups.
+
+A write that changes a product's evidence (a report submitted, revised or withdrawn; a lab's accreditation
+changed) recomputes that product's decisions in the same transaction. Publishing a rulebook recomputes every
+product in batches. Lookups for today read the stored rows; `as_of` in the past or future computes live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from registry.errors import NotFound, SemanticViolation, Violation
+from registry.models import Decision, Market, Organization, Product, ProductIdentifier, Report, utcnow
+from registry.recognition import (
+    CatalogueFacts,
+    LabFacts,
+    MarketDecision,
+    ProductFacts,
+    ResultEvidence,
+    Rulebook,
+    Status,
+    UnknownMarket,
+    evaluate,
+)
+from registry.services import evidence as evidence_service
+from registry.services import rulebooks
+from registry.services.permissions import Principal, require
+
+BATCH = 500
+
+
+def target_markets(session: Session) -> list[str]:
+    """The markets decisions are made for: China, the EU and each researched ASEAN member state.
+
+    EU member states carry the EU's rules, so they are not decided one by one; the ASEAN bloc is a rule source,
+    not a market.
+    """
+    rows = session.execute(select(Market.code, Market.kind, Market.bloc_code, Market.researched)).all()
+    return sorted(code for code, kind, bloc, researched in rows if kind != "bloc" and bloc != "EU" and researched)
+
+
+# ---------------------------------------------------------------------------------------------------- serialization
+
+
+def _text(reason) -> dict[str, Any]:
+    return {"en": reason.message_en, "zh": reason.message_zh}
+
+
+def decision_document(decision: MarketDecision) -> dict[str, Any]:
+    """A MarketDecision as plain JSON data (what is stored and served)."""
+
+    def item(i):
+        return {"requirement_id": i.requirement_id, "test_item": i.test_item, "standards": list(i.standards),
+                "cost_min": i.cost_min, "cost_max": i.cost_max, "currency": i.currency,
+                "lead_time_days": i.lead_time_days, "labs": list(i.labs)}
+
+    def saving(s):
+        return {"tests_avoided": s.tests_avoided, "cost_min": s.cost_min, "cost_max": s.cost_max,
+                "days_avoided": s.days_avoided}
+
+    plan = decision.delta_test_plan
+    return {
+        "market": decision.market,
+        "as_of": decision.as_of.isoformat(),
+        "rulebook_version": decision.rulebook_version,
+        "verdict": decision.verdict.value,
+        "requirements": [
+            {
+                "requirement_id": r.requirement_id, "test_item": r.test_item, "status": r.status.value,
+                "rule_id": r.rule_id, "rule_version": r.rule_version,
+                "evidence": [{"report_id": e[0], "report_number": e[1], "revision": e[2], "standard": e[3],
+                              "clause": e[4]} for e in r.evidence],
+                "reasons": [{"rule_id": x.rule_id, "version": x.version, "passed": x.passed, "message": _text(x)}
+                            for x in r.reasons],
+                "extra_steps": list(r.extra_steps),
+            }
+            for r in decision.requirements
+        ],
+        "delta_test_plan": {
+            "items": [item(i) for i in plan.items], "total_cost_min": plan.total_cost_min,
+            "total_cost_max": plan.total_cost_max, "currency": plan.currency, "lead_time_days": plan.lead_time_days,
+            "groups": {k: [i.requirement_id for i in v] for k, v in plan.groups.items()},
+        },
+        "savings": saving(decision.savings),
+        "conditional_savings": saving(decision.conditional_savings),
+        "inputs_digest": decision.inputs_digest,
+    }
+
+
+def _counts(decision: MarketDecision) -> tuple[int, int, int]:
+    statuses = [r.status for r in decision.requirements]
+    return (statuses.count(Status.RECOGNIZED), statuses.count(Status.CONDITIONAL),
+            statuses.count(Status.RETEST) + statuses.count(Status.MISSING))
+
+
+# ---------------------------------------------------------------------------------------------------- computing
+
+
+@dataclass
+class EngineInputs:
+    """Everything but the products: loaded once per batch (or once per request)."""
+
+    rulebook_version: int
+    rulebook: Rulebook
+    catalogue: CatalogueFacts
+    labs: tuple[LabFacts, ...]
+    markets: list[str]
+    as_of: date
+    timeline: evidence_service.SchemeTimeline
+    standings: dict
+
+
+def engine_inputs(session: Session, as_of: date, rulebook_version: int | None = None) -> EngineInputs:
+    row = rulebooks.current(session) if rulebook_version is None else rulebooks.get_version(session, rulebook_version)
+    timeline = evidence_service.scheme_timeline(session)
+    standings: dict = {}
+    return EngineInputs(
+        rulebook_version=row.version, rulebook=rulebooks.parsed(row), catalogue=evidence_service.catalogue_facts(session),
+        labs=evidence_service.lab_facts(session, as_of, timeline, standings), markets=target_markets(session),
+        as_of=as_of, timeline=timeline, standings=standings,
+    )
+
+
+def decide(inputs: EngineInputs, product: ProductFacts, evidence: Sequence[ResultEvidence],
+           markets: Iterable[str] | None = None) -> dict[str, MarketDecision]:
+    out = {}
+    for market in markets or inputs.markets:
+        try:
+            out[market] = evaluate(product, evidence, inputs.rulebook, inputs.catalogue, inputs.labs, market,
+                                   inputs.as_of)
+        except UnknownMarket:
+            continue
+    return out
+
+
+def compute(session: Session, inputs: EngineInputs, product_ids: Sequence[int],
+            markets: Iterable[str] | None = None) -> dict[int, dict[str, MarketDecision]]:
+    facts = evidence_service.product_facts(session, product_ids)
+    evidence = evidence_service.evidence_for(session, product_ids, inputs.timeline, inputs.standings)
+    return {pid: decide(inputs, facts[pid], evidence[pid], markets) for pid in product_ids if pid in facts}
+
+
+def store(session: Session, decided: dict[int, dict[str, MarketDecision]]) -> None:
+    """Replace the stored decisions of these products (derived data: the engine can always recompute them)."""
+    if not decided:
+        return
+    session.execute(delete(Decision).where(Decision.product_id.in_(list(decided))))
+    now = utcnow()
+    rows = []
+    for pid, by_market in decided.items():
+        for market, decision in by_market.items():
+            recognized, conditional, owed = _counts(decision)
+            rows.append(dict(
+                product_id=pid, market=market, rulebook_version=decision.rulebook_version, as_of=decision.as_of,
+                verdict=decision.verdict.value, recognized=recognized, conditional=conditional, owed=owed,
+                detail=decision_document(decision), inputs_digest=decision.inputs_digest, computed_at=now,
+            ))
+    if rows:
+        session.execute(insert(Decision.__table__), rows)
+
+
+def recompute_products(session: Session, product_ids: Sequence[int], as_of: date | None = None) -> None:
+    """Recompute and store these products' decisions inside the caller's transaction."""
+    inputs = engine_inputs(session, as_of or date.today())
+    store(session, compute(session, inputs, product_ids))
+
+
+def on_evidence_changed(session: Session, product_id: int) -> None:
+    """Listener for report writes: the product's decisions follow its evidence in the same transaction."""
+    recompute_products(session, [product_id])
+
+
+def products_of_lab(session: Session, lab_id: str) -> list[int]:
+    return list(session.scalars(select(Report.product_id).where(Report.lab_id == lab_id).distinct()))
+
+
+def product_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Product)) or 0
+
+
+def recompute_all(session: Session, as_of: date | None = None, batch: int = BATCH,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Recompute every product's decisions in batches, committing each batch; returns the number of products."""
+    inputs = engine_inputs(session, as_of or date.today())
+    ids = list(session.scalars(select(Product.id).order_by(Product.id)))
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        store(session, compute(session, inputs, chunk))
+        session.commit()
+        if progress:
+            progress(len(chunk))
+    return len(ids)
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def _product(session: Session, product_id: int) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"No product {product_id}.")
+    return product
+
+
+def recognition(session: Session, principal: Principal, product_id: int, market: str | None = None,
+                as_of: date | None = None) -> dict[str, Any]:
+    """A product's decisions: all markets at a glance, or one market's per-requirement detail."""
+    require(principal, "report:read_summary")
+    product = _product(session, product_id)
+    today = date.today()
+    markets = target_markets(session)
+    if market is not None and market not in markets:
+        raise SemanticViolation("Unknown market.", [Violation("/market", f"one of: {', '.join(markets)}")])
+    wanted = [market] if market else markets
+    current_version = rulebooks.current(session).version
+    stored = {d.market: d for d in session.scalars(select(Decision).where(Decision.product_id == product_id))}
+    fresh = (as_of in (None, today)) and all(
+        m in stored and stored[m].as_of == today and stored[m].rulebook_version == current_version for m in wanted
+    )
+    if fresh:
+        details = {m: stored[m].detail for m in wanted}
+    else:
+        inputs = engine_inputs(session, as_of or today)
+        computed = compute(session, inputs, [product_id], wanted).get(product_id, {})
+        details = {m: decision_document(d) for m, d in computed.items()}
+    summary = [
+        {"market": m, "verdict": d["verdict"], "rulebook_version": d["rulebook_version"], "as_of": d["as_of"],
+         **_status_counts(d)}
+        for m, d in sorted(details.items())
+    ]
+    view: dict[str, Any] = {
+        "product": _product_header(session, product), "as_of": (as_of or today).isoformat(),
+        "rulebook_version": summary[0]["rulebook_version"] if summary else current_version,
+        "markets": summary, "computed": "stored" if fresh else "live",
+    }
+    if market:
+        view["decision"] = details.get(market)
+    return view
+
+
+def _status_counts(detail: dict[str, Any]) -> dict[str, int]:
+    counts = {"recognized": 0, "conditional": 0, "retest": 0, "missing": 0}
+    for r in detail["requirements"]:
+        counts[r["status"]] += 1
+    return counts
+
+
+def _product_header(session: Session, product: Product) -> dict[str, Any]:
+    maker = session.get(Organization, product.manufacturer_id)
+    identifiers = session.execute(
+        select(ProductIdentifier.scheme, ProductIdentifier.number).where(ProductIdentifier.product_id == product.id)
+    ).all()
+    d = product.description or {}
+    return {
+        "id": product.id, "model": product.model, "category": product.category,
+        "manufacturer": {"id": maker.id, "name": maker.name_en, "name_zh": maker.name_zh, "country": maker.country},
+        "ratings": d.get("ratings"), "connectors": d.get("connectors", []), "cooling": d.get("cooling"),
+        "liquid_cooled_cable": d.get("liquid_cooled_cable"),
+        "certificates": [{"scheme": s, "number": n} for s, n in identifiers],
+    }
+
+
+def delta_test_plan(session: Session, principal: Principal, product_id: int, market: str,
+                    as_of: date | None = None) -> dict[str, Any]:
+    view = recognition(session, principal, product_id, market, as_of)
+    decision = view["decision"]
+    return {"product": view["product"], "market": market, "as_of": decision["as_of"],
+            "rulebook_version": decision["rulebook_version"], "verdict": decision["verdict"],
+            "plan": decision["delta_test_plan"], "savings": decision["savings"],
+            "conditional_savings": decision["conditional_savings"]}
+
+
+def list_products(session: Session, principal: Principal, *, manufacturer: str | None = None,
+                  model: str | None = None, certificate: str | None = None, after_id: int | None = None,
+                  limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
+    """Products with their market-access summary from the stored decisions; ascending id, cursor pagination."""
+    require(principal, "report:read_summary")
+    query = select(Product).order_by(Product.id)
+    if after_id is not None:
+        query = query.where(Product.id > after_id)
+    if manufacturer:
+        query = query.join(Organization, Organization.id == Product.manufacturer_id).where(
+            (Organization.id == manufacturer)
+            | func.lower(Organization.name_en).contains(manufacturer.lower(), autoescape=True)
+            | Organization.name_zh.contains(manufacturer, autoescape=True)
+        )
+    if model:
+        query = query.where(Product.model_key.contains(model.strip().casefold(), autoescape=True))
+    if certificate:
+        query = query.where(Product.id.in_(
+            select(ProductIdentifier.product_id).where(ProductIdentifier.number == certificate.strip())
+        ))
+    products = session.scalars(query.limit(limit + 1)).all()
+    more = len(products) > limit
+    products = products[:limit]
+    ids = [p.id for p in products]
+    access: dict[int, list[dict[str, Any]]] = {pid: [] for pid in ids}
+    for d in session.execute(
+        select(Decision.product_id, Decision.market, Decision.verdict, Decision.recognized, Decision.conditional,
+               Decision.owed, Decision.rulebook_version, Decision.as_of)
+        .where(Decision.product_id.in_(ids)).order_by(Decision.product_id, Decision.market)
+    ):
+        access[d.product_id].append({"market": d.market, "verdict": d.verdict, "recognized": d.recognized,
+                                     "conditional": d.conditional, "owed": d.owed,
+                                     "rulebook_version": d.rulebook_version, "as_of": d.as_of})
+    items = [dict(_product_header(session, p), market_access=access[p.id]) for p in products]
+    return items, (products[-1].id if more and products else None)
+
+
+def on_lab_changed(session: Session, lab_id: str) -> None:
+    """Listener for accreditation changes: every product with a result from the lab is decided again."""
+    product_ids = products_of_lab(session, lab_id)
+    for start in range(0, len(product_ids), BATCH):
+        recompute_products(session, product_ids[start:start + BATCH])
+
+
+# ---------------------------------------------------------------------------------------------------- pre-check
+
+
+def precheck(session: Session, principal: Principal, document: Any, markets: Sequence[str] | None = None,
+             as_of: date | None = None) -> dict[str, Any]:
+    """Decide what a report that is not stored would earn in each market (for a lab or maker before submitting).
+
+    The document is checked exactly as a submission is (schema, catalogue, the named lab's accreditation, dates);
+    nothing is written.
+    """
+    from registry import contracts
+    from registry.services import catalogue as catalogue_service
+    from registry.services.accreditation import lab_standing
+    from registry.services.reports import check_semantics
+
+    require(principal, "recognition:precheck")
+    violations = contracts.validate(document, "test-report/v1")
+    if violations:
+        from registry.errors import ContractViolation
+
+        raise ContractViolation("The document does not conform to the published schema.",
+                                [Violation("/document" + v.pointer, v.message) for v in violations])
+    as_of = as_of or date.today()
+    known = target_markets(session)
+    unknown = [Violation(f"/markets/{i}", f"unknown market '{m}'") for i, m in enumerate(markets or []) if m not in known]
+    if unknown:
+        raise SemanticViolation("Unknown market.", unknown)
+    if session.get(Organization, document["lab"]) is None:
+        raise SemanticViolation("Unknown lab.", [Violation("/document/lab", f"no lab '{document['lab']}' in the registry")])
+    standing = lab_standing(session, document["lab"])
+    problems, flags = check_semantics(document, catalogue_service.snapshot(session), standing, as_of)
+    if problems:
+        raise SemanticViolation(f"{len(problems)} problem(s) with the report's content.",
+                                [Violation("/document" + v.pointer, v.message) for v in problems])
+    inputs = engine_inputs(session, as_of)
+    lab = session.get(Organization, document["lab"])
+    evidence = []
+    for i, r in enumerate(document["results"]):
+        performed_on = date.fromisoformat(r["performed_on"])
+        conditions = r.get("conditions") or {}
+        ambient = conditions.get("ambient_temperature_c") or {}
+        evidence.append(ResultEvidence(
+            report_id=0, report_number=document["report_number"], revision=1, lab_id=lab.id, report_status="valid",
+            withdrawn_on=None, issued_on=date.fromisoformat(document["issued_on"]), standard=r["standard"],
+            clause=r["clause"], test_item=r["test_item"], verdict=r["verdict"], performed_on=performed_on,
+            accredited=flags[i][1],
+            lab_schemes=evidence_service.lab_schemes_on(standing, inputs.timeline, r["standard"], performed_on),
+            lab_country=lab.country or "", ambient_min_c=ambient.get("min"), ambient_max_c=ambient.get("max"),
+            supply_frequency_hz=conditions.get("supply_frequency_hz"),
+        ))
+    declared = document["product"]
+    product = ProductFacts(
+        product_id=0, category=declared["category"], max_power_kw=float(declared["ratings"]["max_power_kw"]),
+        connectors=frozenset(declared.get("connectors", [])), cooling=declared.get("cooling", ""),
+        liquid_cooled_cable=bool(declared.get("liquid_cooled_cable", False)),
+        input_frequency_hz=(declared["ratings"].get("input") or {}).get("frequency_hz"),
+        ip_code=declared.get("ip_code"),
+        certificates=frozenset((c["scheme"], c["number"]) for c in declared.get("certificates", [])),
+    )
+    decided = decide(inputs, product, evidence, markets or inputs.markets)
+    return {
+        "as_of": as_of.isoformat(), "rulebook_version": inputs.rulebook_version, "stored": False,
+        "markets": [dict(decision_document(d), **_status_counts(decision_document(d))) for _m, d in sorted(decided.items())],
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- matrix
+
+
+FAMILY_CONNECTORS = {"CN": frozenset({"GBT_DC"})}
+
+
+def _source_market(session: Session) -> dict[str, str]:
+    """Which market's regime a lab's results are made for: its country, or the EU for EU member states."""
+    blocs = dict(session.execute(select(Market.code, Market.bloc_code)).all())
+    out = {}
+    for lab_id, country in session.execute(select(Organization.id, Organization.country).where(Organization.kind == "lab")):
+        out[lab_id] = "EU" if blocs.get(country) == "EU" else country
+    return out
+
+
+def matrix(session: Session, principal: Principal, as_of: date | None = None) -> dict[str, Any]:
+    """Market x market: the share of each target's requirements that results made for a source's regime satisfy.
+
+    `rulebook`: a best case from the rules alone — one passing, accredited result to the source market's first
+    accepted standard for each of its requirements, from a lab standing in every scheme, on a charger with the
+    source's connector family. `registry`: the average over products whose reports all come from labs of the
+    source market, from the stored decisions.
+    """
+    require(principal, "report:read_summary")
+    as_of = as_of or date.today()
+    inputs = engine_inputs(session, as_of)
+    markets = inputs.markets
+    all_schemes = frozenset(s for events in inputs.timeline.events.values() for s, _st, _d in events)
+    from registry.recognition import market_requirements
+
+    rulebook_share: dict[str, dict[str, dict[str, float]]] = {}
+    for source in markets:
+        requirements = market_requirements(inputs.rulebook, source, inputs.catalogue.market_bloc, as_of)
+        evidence = []
+        for n, requirement in enumerate(requirements):
+            if not requirement.accepted_standards:
+                continue
+            standard = requirement.accepted_standards[0][0]
+            evidence.append(ResultEvidence(
+                report_id=1, report_number=f"SYNTHETIC-{source}", revision=1, lab_id=f"synthetic-{source}",
+                report_status="valid", withdrawn_on=None, issued_on=as_of, standard=standard, clause=None,
+                test_item=requirement.test_item, verdict="pass", performed_on=as_of, accredited=True,
+                lab_schemes=all_schemes, lab_country=source, ambient_min_c=-40.0, ambient_max_c=55.0,
+                supply_frequency_hz=None,
+            ))
+        product = ProductFacts(product_id=0, category="dc_charger", max_power_kw=400.0,
+                               connectors=FAMILY_CONNECTORS.get(source, frozenset({"CCS2"})), cooling="liquid",
+                               liquid_cooled_cable=True, input_frequency_hz=None, ip_code="IP55")
+        for target, decision in decide(inputs, product, evidence, markets).items():
+            counts = _status_counts(decision_document(decision))
+            total = sum(counts.values()) or 1
+            rulebook_share.setdefault(source, {})[target] = {
+                "recognized": round(counts["recognized"] / total, 3),
+                "recognized_or_conditional": round((counts["recognized"] + counts["conditional"]) / total, 3),
+                "requirements": total,
+            }
+
+    lab_market = _source_market(session)
+    sources: dict[int, set[str]] = {}
+    for pid, lab_id in session.execute(select(Report.product_id, Report.lab_id).where(Report.status == "valid")):
+        sources.setdefault(pid, set()).add(lab_market.get(lab_id, "?"))
+    sums: dict[tuple[str, str], list[float]] = {}
+    for d in session.execute(select(Decision.product_id, Decision.market, Decision.recognized, Decision.conditional,
+                                    Decision.owed)):
+        source = sources.get(d.product_id)
+        if not source or len(source) != 1:
+            continue
+        total = (d.recognized + d.conditional + d.owed) or 1
+        entry = sums.setdefault((next(iter(source)), d.market), [0.0, 0.0, 0])
+        entry[0] += d.recognized / total
+        entry[1] += (d.recognized + d.conditional) / total
+        entry[2] += 1
+    registry_share: dict[str, dict[str, dict[str, float]]] = {}
+    for (source, target), (rec, both, n) in sorted(sums.items()):
+        registry_share.setdefault(source, {})[target] = {
+            "recognized": round(rec / n, 3), "recognized_or_conditional": round(both / n, 3), "products": n,
+        }
+    return {"as_of": as_of.isoformat(), "rulebook_version": inputs.rulebook_version, "markets": markets,
+            "rulebook": rulebook_share, "registry": registry_share}
+
+
+# ---------------------------------------------------------------------------------------------------- what-if
+
+
+def impact(session: Session, principal: Principal, version: int, as_of: date | None = None,
+           examples: int = 50) -> dict[str, Any]:
+    """What a draft would change against the published rulebook, for every product and market."""
+    require(principal, "rulebook:impact")
+    as_of = as_of or date.today()
+    current_row = rulebooks.current(session)
+    draft_row = rulebooks.get_version(session, version)
+    base = engine_inputs(session, as_of, current_row.version)
+    draft = EngineInputs(**{**base.__dict__, "rulebook_version": draft_row.version,
+                            "rulebook": rulebooks.parsed(draft_row)})
+    rank = {"blocked": 0, "accessible_with_conditions": 1, "accessible": 2}
+    per_market = {m: {"gaining": 0, "losing": 0, "unchanged": 0, "tests_saved": 0, "tests_added": 0,
+                      "cost_saved_min": 0, "cost_saved_max": 0, "cost_added_min": 0, "cost_added_max": 0}
+                  for m in base.markets}
+    changes: list[dict[str, Any]] = []
+    ids = list(session.scalars(select(Product.id).order_by(Product.id)))
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start:start + BATCH]
+        facts = evidence_service.product_facts(session, chunk)
+        evidence = evidence_service.evidence_for(session, chunk, base.timeline, base.standings)
+        for pid in chunk:
+            before = decide(base, facts[pid], evidence[pid])
+            after = decide(draft, facts[pid], evidence[pid])
+            for market in base.markets:
+                b, a = before.get(market), after.get(market)
+                if b is None or a is None:
+                    continue
+                stats = per_market[market]
+                delta = rank[a.verdict.value] - rank[b.verdict.value]
+                stats["gaining" if delta > 0 else "losing" if delta < 0 else "unchanged"] += 1
+                owed_before = len(b.delta_test_plan.items)
+                owed_after = len(a.delta_test_plan.items)
+                if owed_after < owed_before:
+                    stats["tests_saved"] += owed_before - owed_after
+                else:
+                    stats["tests_added"] += owed_after - owed_before
+                dmin = b.delta_test_plan.total_cost_min - a.delta_test_plan.total_cost_min
+                dmax = b.delta_test_plan.total_cost_max - a.delta_test_plan.total_cost_max
+                if dmin >= 0:
+                    stats["cost_saved_min"] += dmin
+                    stats["cost_saved_max"] += max(dmax, 0)
+                else:
+                    stats["cost_added_min"] += -dmin
+                    stats["cost_added_max"] += max(-dmax, 0)
+                if (delta or owed_after != owed_before) and len(changes) < examples:
+                    changes.append({"product_id": pid, "market": market, "verdict_before": b.verdict.value,
+                                    "verdict_after": a.verdict.value, "owed_before": owed_before,
+                                    "owed_after": owed_after})
+    totals = {k: sum(m[k] for m in per_market.values()) for k in next(iter(per_market.values()), {})}
+    return {"draft_version": draft_row.version, "published_version": current_row.version, "as_of": as_of.isoformat(),
+            "products": len(ids), "markets": per_market, "totals": totals, "changes": changes,
+            "currency": next((c.currency for c in base.rulebook.cost_table.values()), None)}
+
+
+def publish(session: Session, principal: Principal, version: int,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Publish a draft and recompute every decision with it, in batches."""
+    row = rulebooks.mark_published(session, principal, version)
+    session.commit()
+    count = recompute_all(session, progress=progress)
+    return {"published": rulebooks.version_view(row), "recomputed_products": count}
