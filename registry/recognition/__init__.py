@@ -7,7 +7,7 @@ the `MarketDecision` with the rulebook version.
     decision = evaluate(product, evidence, rulebook, catalogue, labs, market="SG", as_of=date(2026, 3, 1))
 """
 
-from registry.recognition.engine import current_evidence, evaluate, inputs_digest
+from registry.recognition.engine import current_evidence, evaluate, evaluate_markets, inputs_digest
 from registry.recognition.model import (
     CatalogueFacts,
     DeltaTestItem,
@@ -69,6 +69,7 @@ __all__ = [
     "Verdict",
     "current_evidence",
     "evaluate",
+    "evaluate_markets",
     "inputs_digest",
     "market_requirements",
     "market_rules",

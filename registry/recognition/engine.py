@@ -41,6 +41,7 @@ from registry.recognition.model import (
     RuleKind,
     Savings,
     Status,
+    UnknownMarket,
     Verdict,
 )
 from registry.recognition.operators import Context, correspondents, report_valid
@@ -156,7 +157,8 @@ def _judge(
         first = first or rule
     if first is None:
         reasons.append(
-            _reason(None, False, f"{result.label}: no acceptance rule of {ctx.market} covers {requirement.id}")
+            # No market in the text: the same judgement is shared by every market inheriting this requirement.
+            _reason(None, False, f"{result.label}: no acceptance rule in force covers {requirement.id}")
         )
     return _Judgement(None, first, tuple(reasons))
 
@@ -332,6 +334,31 @@ def _dump(row: list) -> str:
     return json.dumps(row, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _shared_digest(
+    product: ProductFacts,
+    evidence: Iterable[ResultEvidence],
+    rulebook: Rulebook,
+    catalogue: CatalogueFacts,
+    labs: Iterable[LabFacts],
+) -> str:
+    # Rows are plain JSON already, so they are dumped directly: this is the hot path for large evidence sets.
+    rows = sorted(_dump(_evidence_row(result)) for result in evidence)
+    lab_rows = sorted(_dump([lab.lab_id, lab.name, lab.country, sorted(lab.scope), sorted(lab.schemes)]) for lab in labs)
+    return digest(
+        {
+            "product": plain(product),
+            "evidence": rows,
+            "labs": lab_rows,
+            "rulebook": [rulebook.version, rulebook.digest],
+            "catalogue": catalogue.digest,
+        }
+    )
+
+
+def _market_digest(shared: str, market: str, as_of: date) -> str:
+    return digest({"inputs": shared, "market": market, "as_of": as_of.isoformat()})
+
+
 def inputs_digest(
     product: ProductFacts,
     evidence: Iterable[ResultEvidence],
@@ -343,20 +370,7 @@ def inputs_digest(
 ) -> str:
     """Return the sha256 of a canonical form of every input, independent of the order of evidence and labs.
     The rulebook and catalogue enter through their own digests."""
-    # Rows are plain JSON already, so they are dumped directly: this is the hot path for large evidence sets.
-    rows = sorted(_dump(_evidence_row(result)) for result in evidence)
-    lab_rows = sorted(_dump([lab.lab_id, lab.name, lab.country, sorted(lab.scope), sorted(lab.schemes)]) for lab in labs)
-    return digest(
-        {
-            "as_of": as_of.isoformat(),
-            "market": market,
-            "product": plain(product),
-            "evidence": rows,
-            "labs": lab_rows,
-            "rulebook": [rulebook.version, rulebook.digest],
-            "catalogue": catalogue.digest,
-        }
-    )
+    return _market_digest(_shared_digest(product, evidence, rulebook, catalogue, labs), market, as_of)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -376,36 +390,66 @@ def evaluate(
     Raises:
         UnknownMarket: the rulebook has nothing for `market` or its bloc.
     """
+    decided = evaluate_markets(product, evidence, rulebook, catalogue, labs, (market,), as_of)
+    if market not in decided:
+        market_requirements(rulebook, market, catalogue.market_bloc, as_of)  # raises UnknownMarket
+        raise UnknownMarket(market)
+    return decided[market]
+
+
+def evaluate_markets(
+    product: ProductFacts,
+    evidence: Iterable[ResultEvidence],
+    rulebook: Rulebook,
+    catalogue: CatalogueFacts,
+    labs: Iterable[LabFacts],
+    markets: Iterable[str],
+    as_of: date,
+) -> dict[str, MarketDecision]:
+    """Decide several markets at once; markets the rulebook knows nothing about are left out.
+
+    Member states inheriting a bloc's requirement under the same rules get the same judgement, so each
+    (requirement, rules) pair is decided once and shared: the ASEAN members cost little more than one market.
+    """
     evidence = tuple(evidence)
     labs = tuple(sorted(labs, key=lambda lab: lab.lab_id))
-    requirements = tuple(
-        requirement
-        for requirement in market_requirements(rulebook, market, catalogue.market_bloc, as_of)
-        if applies_to_product(requirement, product)
-    )
-    rules = market_rules(rulebook, market, catalogue.market_bloc, as_of)
     by_item: dict[str, list[ResultEvidence]] = {}
     for result in current_evidence(evidence, as_of):
         by_item.setdefault(result.test_item, []).append(result)
-    decisions = tuple(
-        decide_requirement(
-            requirement,
-            by_item.get(requirement.test_item, ()),
-            rules,
-            Context(requirement=requirement, product=product, catalogue=catalogue, market=market, as_of=as_of),
+    shared = _shared_digest(product, evidence, rulebook, catalogue, labs)
+    memo: dict[tuple, RequirementDecision] = {}
+    out: dict[str, MarketDecision] = {}
+    for market in markets:
+        try:
+            in_force = market_requirements(rulebook, market, catalogue.market_bloc, as_of)
+            rules = market_rules(rulebook, market, catalogue.market_bloc, as_of)
+        except UnknownMarket:
+            continue
+        requirements = tuple(requirement for requirement in in_force if applies_to_product(requirement, product))
+        decisions = []
+        for requirement in requirements:
+            # Only the rules covering a requirement take part in deciding it (see _judge).
+            key = (id(requirement), tuple(id(rule) for rule in rules if rule.covers(requirement)))
+            if key not in memo:
+                memo[key] = decide_requirement(
+                    requirement,
+                    by_item.get(requirement.test_item, ()),
+                    rules,
+                    Context(requirement=requirement, product=product, catalogue=catalogue, market=market, as_of=as_of),
+                )
+            decisions.append(memo[key])
+        decisions_t = tuple(decisions)
+        out[market] = MarketDecision(
+            market=market,
+            as_of=as_of,
+            rulebook_version=rulebook.version,
+            verdict=market_verdict(decisions_t),
+            requirements=decisions_t,
+            delta_test_plan=delta_test_plan(
+                decisions_t, {r.id: r for r in requirements}, rulebook, catalogue, labs, as_of
+            ),
+            savings=savings(decisions_t, rulebook, Status.RECOGNIZED),
+            conditional_savings=savings(decisions_t, rulebook, Status.CONDITIONAL),
+            inputs_digest=_market_digest(shared, market, as_of),
         )
-        for requirement in requirements
-    )
-    return MarketDecision(
-        market=market,
-        as_of=as_of,
-        rulebook_version=rulebook.version,
-        verdict=market_verdict(decisions),
-        requirements=decisions,
-        delta_test_plan=delta_test_plan(
-            decisions, {r.id: r for r in requirements}, rulebook, catalogue, labs, as_of
-        ),
-        savings=savings(decisions, rulebook, Status.RECOGNIZED),
-        conditional_savings=savings(decisions, rulebook, Status.CONDITIONAL),
-        inputs_digest=inputs_digest(product, evidence, rulebook, catalogue, labs, market, as_of),
-    )
+    return out

@@ -15,7 +15,19 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from registry.errors import NotFound, SemanticViolation, Violation
-from registry.models import Decision, Market, Organization, Product, ProductIdentifier, Report, utcnow
+from registry.models import (
+    AccreditationEvent,
+    CatalogueLoad,
+    Decision,
+    Market,
+    Organization,
+    Product,
+    ProductIdentifier,
+    Report,
+    RulebookVersion,
+    SchemeMembershipEvent,
+    utcnow,
+)
 from registry.recognition import (
     CatalogueFacts,
     LabFacts,
@@ -24,8 +36,7 @@ from registry.recognition import (
     ResultEvidence,
     Rulebook,
     Status,
-    UnknownMarket,
-    evaluate,
+    evaluate_markets,
 )
 from registry.services import evidence as evidence_service
 from registry.services import rulebooks
@@ -115,27 +126,46 @@ class EngineInputs:
     standings: dict
 
 
+_inputs_cache: dict[tuple, EngineInputs] = {}
+
+
 def engine_inputs(session: Session, as_of: date, rulebook_version: int | None = None) -> EngineInputs:
+    """The shared engine inputs, cached per process until anything they derive from changes.
+
+    One query reads the versions of what they depend on (rulebook versions, catalogue loads, accreditation and
+    scheme events, organizations); a submission then pays for evaluating its product only.
+    """
+    versions = session.execute(
+        select(
+            select(func.max(RulebookVersion.version)).where(RulebookVersion.status == "published").scalar_subquery(),
+            select(func.max(CatalogueLoad.id)).scalar_subquery(),
+            select(func.max(AccreditationEvent.id)).scalar_subquery(),
+            select(func.max(SchemeMembershipEvent.id)).scalar_subquery(),
+            select(func.count(Organization.id)).scalar_subquery(),
+        )
+    ).one()
+    key = (str(session.get_bind().engine.url), tuple(versions), rulebook_version, as_of)
+    cached = _inputs_cache.get(key)
+    if cached is not None:
+        return cached
     row = rulebooks.current(session) if rulebook_version is None else rulebooks.get_version(session, rulebook_version)
     timeline = evidence_service.scheme_timeline(session)
     standings: dict = {}
-    return EngineInputs(
+    inputs = EngineInputs(
         rulebook_version=row.version, rulebook=rulebooks.parsed(row), catalogue=evidence_service.catalogue_facts(session),
         labs=evidence_service.lab_facts(session, as_of, timeline, standings), markets=target_markets(session),
         as_of=as_of, timeline=timeline, standings=standings,
     )
+    if len(_inputs_cache) > 32:
+        _inputs_cache.clear()
+    _inputs_cache[key] = inputs
+    return inputs
 
 
 def decide(inputs: EngineInputs, product: ProductFacts, evidence: Sequence[ResultEvidence],
            markets: Iterable[str] | None = None) -> dict[str, MarketDecision]:
-    out = {}
-    for market in markets or inputs.markets:
-        try:
-            out[market] = evaluate(product, evidence, inputs.rulebook, inputs.catalogue, inputs.labs, market,
-                                   inputs.as_of)
-        except UnknownMarket:
-            continue
-    return out
+    return evaluate_markets(product, evidence, inputs.rulebook, inputs.catalogue, inputs.labs,
+                            list(markets or inputs.markets), inputs.as_of)
 
 
 def compute(session: Session, inputs: EngineInputs, product_ids: Sequence[int],

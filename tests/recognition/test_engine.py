@@ -91,7 +91,7 @@ def test_retest_without_any_acceptance_rule_explains_itself():
     book = _book([_req("EU-R1")], [EXCLUDE_WITHDRAWN])
     (req,) = decide(book, [result()]).requirements
     assert req.status is Status.RETEST and req.rule_id is None
-    assert "no acceptance rule of EU covers EU-R1" in req.reasons[-1].message_en
+    assert "no acceptance rule in force covers EU-R1" in req.reasons[-1].message_en
 
 
 def test_the_engine_never_admits_a_withdrawn_report_even_if_the_rulebook_forgets():
