@@ -86,7 +86,7 @@ def rulebook_draft_command(path: str, title: str | None, acting_org: str) -> Non
 
     document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     try:
-        row = rulebooks.create_draft(get_session(), Principal(org_id=acting_org, kind="admin"), document, title)
+        row = rulebooks.create_draft(get_session(), Principal(org_id=acting_org, kind="admin"), document, title, prefix="")
     except RegistryError as exc:
         _fail(exc)
     click.echo(f"Draft version {row.version} stored.")

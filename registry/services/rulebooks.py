@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from registry import contracts
 from registry.db import begin_write
-from registry.errors import Conflict, NotFound, SemanticViolation, Violation
+from registry.errors import Conflict, ContractViolation, NotFound, SemanticViolation, Violation
 from registry.models import Market, RulebookVersion, Standard, TestItem, utcnow
 from registry.recognition import Rulebook, RulebookError, parse_rulebook
 from registry.rulebook import load_seed_rulebook
@@ -30,14 +30,10 @@ def _check(session: Session, document: Any, prefix: str = "") -> Rulebook:
     """Validate a rulebook document: the published schema, the rule language, and the catalogue's ids."""
     violations = contracts.validate(document, "rulebook/v1")
     if violations:
-        raise SemanticViolation(
+        raise ContractViolation(
             "The rulebook does not conform to schemas/rulebook/v1.json.",
             [Violation(prefix + v.pointer, v.message) for v in violations],
         )
-    try:
-        rulebook = parse_rulebook(document)
-    except RulebookError as exc:
-        raise SemanticViolation("The rulebook's rules cannot be read.", [Violation(prefix or "", str(exc))]) from exc
     known_standards = set(session.scalars(select(Standard.id)))
     known_items = set(session.scalars(select(TestItem.id)))
     known_markets = set(session.scalars(select(Market.code)))
@@ -55,7 +51,10 @@ def _check(session: Session, document: Any, prefix: str = "") -> Rulebook:
                     problems.append(Violation(f"{at}/accepted_standards/{j}", f"unknown standard '{standard}'"))
     if problems:
         raise SemanticViolation("The rulebook names things the catalogue does not know.", problems)
-    return rulebook
+    try:
+        return parse_rulebook(document)
+    except RulebookError as exc:
+        raise SemanticViolation("The rulebook's rules cannot be read.", [Violation(prefix, str(exc))]) from exc
 
 
 def seed_rulebook(session: Session) -> int | None:
@@ -106,16 +105,17 @@ def list_versions(session: Session) -> list[RulebookVersion]:
     return list(session.scalars(select(RulebookVersion).order_by(RulebookVersion.version)))
 
 
-def create_draft(session: Session, principal: Principal, document: Any, title: str | None = None) -> RulebookVersion:
+def create_draft(session: Session, principal: Principal, document: Any, title: str | None = None,
+                 prefix: str = "/document") -> RulebookVersion:
     """Store an uploaded rulebook as the next version, a draft; its `version` member is assigned by the registry."""
     require(principal, "rulebook:draft")
     begin_write(session)
     if not isinstance(document, dict):
-        raise SemanticViolation("A rulebook is a JSON object.", [Violation("", "expected an object")])
+        raise SemanticViolation("A rulebook is a JSON object.", [Violation(prefix, "expected an object")])
     latest = session.scalar(select(func.max(RulebookVersion.version))) or 0
     based_on = current(session).version
     document = dict(document, version=latest + 1)
-    _check(session, document)
+    _check(session, document, prefix)
     row = RulebookVersion(
         version=latest + 1, status="draft", title=title or document.get("title") or f"Draft {latest + 1}",
         document=document, document_sha256=_digest(document), based_on=based_on, created_by=principal.org_id,
