@@ -142,12 +142,14 @@ function setup(thread)
 end
 function init(args)
   prefix = args[1]
-  suffix = args[2]
-  token = args[3]
+  middle = args[2]
+  suffix = args[3]
+  token = args[4]
 end
 request = function()
   counter = counter + 1
-  local body = prefix .. tid .. "-" .. counter .. suffix
+  local n = tid .. "-" .. counter
+  local body = prefix .. n .. middle .. n .. suffix
   local headers = {["Content-Type"] = "application/json"}
   if token ~= "" then headers["Authorization"] = "Bearer " .. token end
   return wrk.format("POST", nil, headers, body)
@@ -194,17 +196,22 @@ def stop(proc: subprocess.Popen) -> None:
 
 def wrk(url: str, token: str, seconds: int, connections: int, folder: Path) -> dict[str, float]:
     """Run wrk (one thread: on 2 cores it must not starve the server) and parse requests/s and non-2xx."""
+    # Each request files a new report for a new product (a model of its own), as labs do: re-filing one product
+    # thousands of times would grow its evidence, and the recognition update with it, without bound.
     template = report_template()
-    marker = "@@NUMBER@@"
-    template["report_number"] = marker
+    template["report_number"] = "@@NUMBER@@"
+    template["product"]["model"] = "@@MODEL@@"
     body = orjson.dumps(template).decode()
-    prefix, suffix = body.split(marker)
-    prefix += f"BENCH-{uuid.uuid4().hex[:6]}-"
+    run = uuid.uuid4().hex[:6]
+    prefix, rest = body.split("@@NUMBER@@")
+    middle, suffix = rest.split("@@MODEL@@")
+    prefix += f"BENCH-{run}-"
+    middle += f"M-{run}-"
     script = folder / "post.lua"
     script.write_text(WRK_SCRIPT)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url, "--",
-         prefix, suffix, token],
+         prefix, middle, suffix, token],
         capture_output=True, text=True, check=True,
     )
     rate = float(next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("Requests/sec")))

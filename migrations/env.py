@@ -10,6 +10,7 @@ from alembic import context
 from registry import models  # noqa: F401  (registers every table on Base.metadata)
 from registry.config import PROJECT_DIR
 from registry.db import Base, make_engine
+from registry.models import search_object_filter
 
 config = context.config
 if config.config_file_name and os.path.exists(config.config_file_name) and not config.attributes.get("quiet_logging"):
@@ -27,7 +28,7 @@ def database_url() -> str:
 
 def run_migrations_offline() -> None:
     context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True,
-                      compare_type=True, render_as_batch=True)
+                      compare_type=True, render_as_batch=True, include_object=search_object_filter)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -45,7 +46,9 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode recreates the table instead.
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True, render_as_batch=True)
+    # include_object: the engine-specific search indexes (FTS5 tables, GIN indexes) are not in the models.
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True, render_as_batch=True,
+                      include_object=search_object_filter)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _recompute(session) -> None:
     if not total:
         return
     with click.progressbar(length=total, label="Recomputing recognition decisions") as bar:
-        decisions.recompute_all(session, progress=bar.update)
+        decisions.recompute_all(session, progress=bar.update, workers=min(2, os.cpu_count() or 1))
 
 
 @group.command("recompute")

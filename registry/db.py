@@ -116,6 +116,13 @@ def _lock_fd(engine: Engine) -> int | None:
         return _writer_locks[path]
 
 
+def forget_inherited_locks() -> None:
+    """In a forked child: drop the parent's lock descriptors (flock is per open file, so sharing them would
+    let parent and child hold the "exclusive" lock at once)."""
+    with _writer_locks_guard:
+        _writer_locks.clear()
+
+
 def _acquire_writer_lock(engine: Engine) -> None:
     fd = _lock_fd(engine)
     if fd is not None:

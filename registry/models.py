@@ -579,3 +579,129 @@ def _install_append_only(target, connection, **kw) -> None:
     # Tests build their throw-away schema with create_all; give it the same guards the migrations install.
     for statement in append_only_ddl(connection.dialect.name) + frozen_rulebook_ddl(connection.dialect.name):
         connection.exec_driver_sql(statement)
+
+
+# ---------------------------------------------------------------------------------------------------- people
+
+
+class User(Base):
+    """A person who logs in to the web pages: an e-mail, an argon2 password hash, and the organization they act for.
+
+    Their role is the organization's kind (lab, manufacturer, regulator, admin); API keys stay with organizations.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ---------------------------------------------------------------------------------------------------- search
+
+
+class SearchDocument(Base):
+    """One report as the public search sees it: facet columns and the normalized text the engine's index covers.
+
+    Derived data, refreshed in the transaction that changes the report's product (services.search). The text index
+    itself is engine-specific DDL (`search_ddl`): an FTS5 trigram table on SQLite, trigram and tsvector GIN indexes
+    on PostgreSQL.
+    """
+
+    __tablename__ = "search_documents"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), primary_key=True, autoincrement=False)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    lab_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer)
+    issued_on: Mapped[date] = mapped_column(Date)
+    terms: Mapped[str] = mapped_column(Text)
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SearchStandard(Base):
+    """The standard editions a report's current revision cites (the search's standard facet)."""
+
+    __tablename__ = "search_standards"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("search_documents.report_id", ondelete="CASCADE"),
+                                           primary_key=True)
+    standard_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+    __table_args__ = (Index("ix_search_standards_standard_report", "standard_id", "report_id"),)
+
+
+# Engine-specific text indexes; the models above cannot express them, so migrations and create_all install them by
+# these statements and Alembic's comparison ignores them (search_object_filter).
+SEARCH_FTS_TABLES = ("search_fts", "search_models_fts")
+SEARCH_PG_INDEXES = ("ix_search_documents_terms_trgm", "ix_search_documents_terms_tsv", "ix_products_model_key_trgm")
+SEARCH_SQLITE_TRIGGERS = ("search_documents_ai", "search_documents_ad", "search_documents_au")
+
+
+def search_ddl(dialect: str) -> list[str]:
+    """The statements that build the search's text indexes on this engine."""
+    if dialect == "sqlite":
+        # FTS5's trigram tokenizer (SQLite >= 3.34) matches any substring of three characters or more, Chinese
+        # included; shorter words are indexed padded with '|' (services.search) so they reach three characters too.
+        # External content: the text lives once, in search_documents; triggers keep the index in step with it.
+        return [
+            "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(terms, content='search_documents', "
+            "content_rowid='report_id', tokenize='trigram')",
+            "CREATE TRIGGER IF NOT EXISTS search_documents_ai AFTER INSERT ON search_documents BEGIN "
+            "INSERT INTO search_fts(rowid, terms) VALUES (new.report_id, new.terms); END",
+            "CREATE TRIGGER IF NOT EXISTS search_documents_ad AFTER DELETE ON search_documents BEGIN "
+            "INSERT INTO search_fts(search_fts, rowid, terms) VALUES ('delete', old.report_id, old.terms); END",
+            "CREATE TRIGGER IF NOT EXISTS search_documents_au AFTER UPDATE ON search_documents BEGIN "
+            "INSERT INTO search_fts(search_fts, rowid, terms) VALUES ('delete', old.report_id, old.terms); "
+            "INSERT INTO search_fts(rowid, terms) VALUES (new.report_id, new.terms); END",
+            # Model names alone, for "did you mean" suggestions by shared trigrams (rowid = product id).
+            "CREATE VIRTUAL TABLE IF NOT EXISTS search_models_fts USING fts5(model_key, tokenize='trigram')",
+        ]
+    if dialect == "postgresql":
+        # pg_trgm GIN: substring (LIKE) search of three characters or more and similarity for near-miss model
+        # names; a tsvector GIN over the same text answers one- and two-character words (Chinese bigrams).
+        return [
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            "CREATE INDEX IF NOT EXISTS ix_search_documents_terms_trgm ON search_documents "
+            "USING gin (terms gin_trgm_ops)",
+            "CREATE INDEX IF NOT EXISTS ix_search_documents_terms_tsv ON search_documents "
+            "USING gin (to_tsvector('simple', terms))",
+            "CREATE INDEX IF NOT EXISTS ix_products_model_key_trgm ON products USING gin (model_key gin_trgm_ops)",
+        ]
+    return []
+
+
+def drop_search_ddl(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return ([f"DROP TRIGGER IF EXISTS {name}" for name in SEARCH_SQLITE_TRIGGERS]
+                + [f"DROP TABLE IF EXISTS {name}" for name in SEARCH_FTS_TABLES])
+    if dialect == "postgresql":
+        return [f"DROP INDEX IF EXISTS {name}" for name in SEARCH_PG_INDEXES]
+    return []
+
+
+def search_object_filter(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic `include_object`: leave the engine-specific search structures out of model comparisons."""
+    if type_ == "table" and name and name.startswith(SEARCH_FTS_TABLES):
+        return False
+    if type_ == "index" and name in SEARCH_PG_INDEXES:
+        return False
+    return True
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _install_search_indexes(target, connection, **kw) -> None:
+    for statement in search_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(Base.metadata, "before_drop")
+def _drop_search_indexes(target, connection, **kw) -> None:
+    for statement in drop_search_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)

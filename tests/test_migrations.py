@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from registry.cli import alembic_config
 from registry.db import Base, make_engine
+from registry.models import search_object_filter
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,7 +43,8 @@ def empty_database(request, tmp_path):
 def _diff(url: str):
     engine = make_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True,
+                                                                  "include_object": search_object_filter}), Base.metadata)
     engine.dispose()
     return diff
 

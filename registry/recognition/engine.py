@@ -236,8 +236,15 @@ def open_standards(requirement: Requirement, as_of: date) -> tuple[str, ...]:
     return tuple(sid for sid, until in requirement.accepted_standards if until is None or as_of < until)
 
 
-def _capable_labs(standards: Sequence[str], labs: Sequence[LabFacts], catalogue: CatalogueFacts) -> tuple[str, ...]:
+def _capable_labs(
+    standards: Sequence[str], labs: Sequence[LabFacts], catalogue: CatalogueFacts, memo: dict | None = None
+) -> tuple[str, ...]:
     """Labs accredited for one of `standards` or for an identical adoption of one (facts.md §6 item 2)."""
+    if memo is not None:
+        key = tuple(standards)
+        if key not in memo:
+            memo[key] = _capable_labs(standards, labs, catalogue)
+        return memo[key]
     wanted = set(standards)
     for standard in standards:
         wanted.update(other for other, degree in correspondents(catalogue, standard).items() if degree == "IDT")
@@ -251,6 +258,7 @@ def delta_test_plan(
     catalogue: CatalogueFacts,
     labs: Sequence[LabFacts],
     as_of: date,
+    memo: dict | None = None,
 ) -> DeltaTestPlan:
     """Price every retest/missing requirement and name the labs that can test it, grouped by category."""
     items: list[DeltaTestItem] = []
@@ -269,7 +277,7 @@ def delta_test_plan(
                 cost_max=cost.cost_max,
                 currency=cost.currency,
                 lead_time_days=cost.lead_time_days,
-                labs=_capable_labs(standards, labs, catalogue),
+                labs=_capable_labs(standards, labs, catalogue, memo),
             )
         )
     groups: dict[str, list[DeltaTestItem]] = {}
@@ -418,6 +426,7 @@ def evaluate_markets(
         by_item.setdefault(result.test_item, []).append(result)
     shared = _shared_digest(product, evidence, rulebook, catalogue, labs)
     memo: dict[tuple, RequirementDecision] = {}
+    labs_memo: dict = {}
     out: dict[str, MarketDecision] = {}
     for market in markets:
         try:
@@ -446,7 +455,7 @@ def evaluate_markets(
             verdict=market_verdict(decisions_t),
             requirements=decisions_t,
             delta_test_plan=delta_test_plan(
-                decisions_t, {r.id: r for r in requirements}, rulebook, catalogue, labs, as_of
+                decisions_t, {r.id: r for r in requirements}, rulebook, catalogue, labs, as_of, labs_memo
             ),
             savings=savings(decisions_t, rulebook, Status.RECOGNIZED),
             conditional_savings=savings(decisions_t, rulebook, Status.CONDITIONAL),

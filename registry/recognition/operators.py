@@ -14,7 +14,7 @@ Adding an operator means adding a function here, its entry in `OPERATORS`, its s
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -162,9 +162,24 @@ def _weaker(a: str, b: str) -> str:
     return a if _DEGREE_RANK.get(a, 3) >= _DEGREE_RANK.get(b, 3) else b
 
 
-def correspondents(catalogue: CatalogueFacts, standard_id: str) -> dict[str, str]:
+_correspondents_memo: dict[tuple[str, str], Mapping[str, str]] = {}
+
+
+def correspondents(catalogue: CatalogueFacts, standard_id: str) -> Mapping[str, str]:
     """Return every standard that corresponds to `standard_id` with the degree: direct adoption links in
-    either direction, and two links through a shared original (the weaker degree of the two)."""
+    either direction, and two links through a shared original (the weaker degree of the two).
+
+    Memoized per catalogue digest: the answer depends on the catalogue alone, and rules ask it constantly."""
+    key = (catalogue.digest, standard_id)
+    memo = _correspondents_memo.get(key)
+    if memo is None:
+        if len(_correspondents_memo) > 50_000:
+            _correspondents_memo.clear()
+        memo = _correspondents_memo[key] = MappingProxyType(_correspondents(catalogue, standard_id))
+    return memo
+
+
+def _correspondents(catalogue: CatalogueFacts, standard_id: str) -> dict[str, str]:
     found: dict[str, str] = {}
 
     def keep(other: str, degree: str) -> None:

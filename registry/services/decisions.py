@@ -7,13 +7,16 @@ product in batches. Lookups for today read the stored rows; `as_of` in the past 
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from datetime import date
 from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from registry.db import begin_write
 from registry.errors import NotFound, SemanticViolation, Violation
 from registry.models import (
     AccreditationEvent,
@@ -179,6 +182,7 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]]) -> No
     """Replace the stored decisions of these products (derived data: the engine can always recompute them)."""
     if not decided:
         return
+    begin_write(session)  # a no-op inside a write use case; a batch recompute computed under a read transaction
     session.execute(delete(Decision).where(Decision.product_id.in_(list(decided))))
     now = utcnow()
     rows = []
@@ -214,17 +218,55 @@ def product_count(session: Session) -> int:
 
 
 def recompute_all(session: Session, as_of: date | None = None, batch: int = BATCH,
-                  progress: Callable[[int], None] | None = None) -> int:
-    """Recompute every product's decisions in batches, committing each batch; returns the number of products."""
-    inputs = engine_inputs(session, as_of or date.today())
+                  progress: Callable[[int], None] | None = None, workers: int = 1) -> int:
+    """Recompute every product's decisions in batches, committing each batch; returns the number of products.
+
+    With `workers` > 1 the batches are shared among that many processes, each with its own connection: the
+    engine is CPU-bound Python, so processes, not threads, use the machine's cores.
+    """
+    as_of = as_of or date.today()
     ids = list(session.scalars(select(Product.id).order_by(Product.id)))
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
-        store(session, compute(session, inputs, chunk))
-        session.commit()
-        if progress:
-            progress(len(chunk))
+    chunks = [ids[start:start + batch] for start in range(0, len(ids), batch)]
+    if workers <= 1 or len(chunks) < 2:
+        inputs = engine_inputs(session, as_of)
+        for chunk in chunks:
+            store(session, compute(session, inputs, chunk))
+            session.commit()
+            if progress:
+                progress(len(chunk))
+        return len(ids)
+    session.commit()
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_worker_start,
+                             initargs=(url,)) as pool:
+        for done in pool.map(_worker_recompute, chunks, [as_of] * len(chunks)):
+            if progress:
+                progress(done)
     return len(ids)
+
+
+_worker_engine = None
+
+
+def _worker_start(url: str) -> None:
+    """In a fresh worker process: its own engine (nothing inherited from the parent's connections)."""
+    global _worker_engine
+    from registry import db
+
+    db.forget_inherited_locks()
+    _worker_engine = db.make_engine(url)
+
+
+def _worker_recompute(chunk: list[int], as_of: date) -> int:
+    with Session(_worker_engine) as session:
+        store(session, compute(session, engine_inputs(session, as_of), chunk))
+        session.commit()
+    return len(chunk)
+
+
+def _worker_impact(chunk: list[int], as_of: date, base_version: int, draft_version: int) -> dict[str, Any]:
+    with Session(_worker_engine) as session:
+        return _impact_chunk(session, chunk, as_of, base_version, draft_version)
 
 
 # ---------------------------------------------------------------------------------------------------- reading
@@ -499,64 +541,89 @@ def matrix(session: Session, principal: Principal, as_of: date | None = None) ->
 # ---------------------------------------------------------------------------------------------------- what-if
 
 
+RANK = {"blocked": 0, "accessible_with_conditions": 1, "accessible": 2}
+IMPACT_FIELDS = ("gaining", "losing", "unchanged", "tests_saved", "tests_added", "cost_saved_min", "cost_saved_max",
+                 "cost_added_min", "cost_added_max")
+
+
+def _impact_chunk(session: Session, chunk: list[int], as_of: date, base_version: int, draft_version: int,
+                  examples: int = 50) -> dict[str, Any]:
+    base = engine_inputs(session, as_of, base_version)
+    draft = engine_inputs(session, as_of, draft_version)
+    per_market = {m: dict.fromkeys(IMPACT_FIELDS, 0) for m in base.markets}
+    changes: list[dict[str, Any]] = []
+    facts = evidence_service.product_facts(session, chunk)
+    evidence = evidence_service.evidence_for(session, chunk, base.timeline, base.standings)
+    for pid in chunk:
+        if pid not in facts:
+            continue
+        before = decide(base, facts[pid], evidence[pid])
+        after = decide(draft, facts[pid], evidence[pid])
+        for market in base.markets:
+            b, a = before.get(market), after.get(market)
+            if b is None or a is None:
+                continue
+            stats = per_market[market]
+            delta = RANK[a.verdict.value] - RANK[b.verdict.value]
+            stats["gaining" if delta > 0 else "losing" if delta < 0 else "unchanged"] += 1
+            owed_before, owed_after = len(b.delta_test_plan.items), len(a.delta_test_plan.items)
+            if owed_after < owed_before:
+                stats["tests_saved"] += owed_before - owed_after
+            else:
+                stats["tests_added"] += owed_after - owed_before
+            dmin = b.delta_test_plan.total_cost_min - a.delta_test_plan.total_cost_min
+            dmax = b.delta_test_plan.total_cost_max - a.delta_test_plan.total_cost_max
+            if dmin >= 0:
+                stats["cost_saved_min"] += dmin
+                stats["cost_saved_max"] += max(dmax, 0)
+            else:
+                stats["cost_added_min"] += -dmin
+                stats["cost_added_max"] += max(-dmax, 0)
+            if (delta or owed_after != owed_before) and len(changes) < examples:
+                changes.append({"product_id": pid, "market": market, "verdict_before": b.verdict.value,
+                                "verdict_after": a.verdict.value, "owed_before": owed_before, "owed_after": owed_after})
+    return {"markets": per_market, "changes": changes}
+
+
 def impact(session: Session, principal: Principal, version: int, as_of: date | None = None,
-           examples: int = 50) -> dict[str, Any]:
-    """What a draft would change against the published rulebook, for every product and market."""
+           examples: int = 50, workers: int = 1) -> dict[str, Any]:
+    """What a draft would change against the published rulebook, for every product and market. Stores nothing."""
     require(principal, "rulebook:impact")
     as_of = as_of or date.today()
     current_row = rulebooks.current(session)
     draft_row = rulebooks.get_version(session, version)
-    base = engine_inputs(session, as_of, current_row.version)
-    draft = EngineInputs(**{**base.__dict__, "rulebook_version": draft_row.version,
-                            "rulebook": rulebooks.parsed(draft_row)})
-    rank = {"blocked": 0, "accessible_with_conditions": 1, "accessible": 2}
-    per_market = {m: {"gaining": 0, "losing": 0, "unchanged": 0, "tests_saved": 0, "tests_added": 0,
-                      "cost_saved_min": 0, "cost_saved_max": 0, "cost_added_min": 0, "cost_added_max": 0}
-                  for m in base.markets}
-    changes: list[dict[str, Any]] = []
     ids = list(session.scalars(select(Product.id).order_by(Product.id)))
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start:start + BATCH]
-        facts = evidence_service.product_facts(session, chunk)
-        evidence = evidence_service.evidence_for(session, chunk, base.timeline, base.standings)
-        for pid in chunk:
-            before = decide(base, facts[pid], evidence[pid])
-            after = decide(draft, facts[pid], evidence[pid])
-            for market in base.markets:
-                b, a = before.get(market), after.get(market)
-                if b is None or a is None:
-                    continue
-                stats = per_market[market]
-                delta = rank[a.verdict.value] - rank[b.verdict.value]
-                stats["gaining" if delta > 0 else "losing" if delta < 0 else "unchanged"] += 1
-                owed_before = len(b.delta_test_plan.items)
-                owed_after = len(a.delta_test_plan.items)
-                if owed_after < owed_before:
-                    stats["tests_saved"] += owed_before - owed_after
-                else:
-                    stats["tests_added"] += owed_after - owed_before
-                dmin = b.delta_test_plan.total_cost_min - a.delta_test_plan.total_cost_min
-                dmax = b.delta_test_plan.total_cost_max - a.delta_test_plan.total_cost_max
-                if dmin >= 0:
-                    stats["cost_saved_min"] += dmin
-                    stats["cost_saved_max"] += max(dmax, 0)
-                else:
-                    stats["cost_added_min"] += -dmin
-                    stats["cost_added_max"] += max(-dmax, 0)
-                if (delta or owed_after != owed_before) and len(changes) < examples:
-                    changes.append({"product_id": pid, "market": market, "verdict_before": b.verdict.value,
-                                    "verdict_after": a.verdict.value, "owed_before": owed_before,
-                                    "owed_after": owed_after})
-    totals = {k: sum(m[k] for m in per_market.values()) for k in next(iter(per_market.values()), {})}
+    chunks = [ids[start:start + BATCH] for start in range(0, len(ids), BATCH)]
+    if workers <= 1 or len(chunks) < 2:
+        parts = [_impact_chunk(session, chunk, as_of, current_row.version, draft_row.version, examples)
+                 for chunk in chunks]
+    else:
+        session.commit()
+        url = session.get_bind().engine.url.render_as_string(hide_password=False)
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_worker_start,
+                                 initargs=(url,)) as pool:
+            n = len(chunks)
+            parts = list(pool.map(_worker_impact, chunks, [as_of] * n, [current_row.version] * n,
+                                  [draft_row.version] * n))
+    markets = target_markets(session)
+    per_market = {m: dict.fromkeys(IMPACT_FIELDS, 0) for m in markets}
+    changes: list[dict[str, Any]] = []
+    for part in parts:
+        for market, stats in part["markets"].items():
+            for key, value in stats.items():
+                per_market.setdefault(market, dict.fromkeys(IMPACT_FIELDS, 0))[key] += value
+        changes.extend(part["changes"][: max(0, examples - len(changes))])
+    totals = {k: sum(m[k] for m in per_market.values()) for k in IMPACT_FIELDS}
+    rulebook = rulebooks.parsed(current_row)
     return {"draft_version": draft_row.version, "published_version": current_row.version, "as_of": as_of.isoformat(),
             "products": len(ids), "markets": per_market, "totals": totals, "changes": changes,
-            "currency": next((c.currency for c in base.rulebook.cost_table.values()), None)}
+            "currency": next((c.currency for c in rulebook.cost_table.values()), None)}
 
 
 def publish(session: Session, principal: Principal, version: int,
-            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[int], None] | None = None, workers: int = 1) -> dict[str, Any]:
     """Publish a draft and recompute every decision with it, in batches."""
     row = rulebooks.mark_published(session, principal, version)
     session.commit()
-    count = recompute_all(session, progress=progress)
+    count = recompute_all(session, progress=progress, workers=workers)
     return {"published": rulebooks.version_view(row), "recomputed_products": count}

@@ -47,6 +47,13 @@ def _anyone(_p: Principal, **_) -> bool:
     return True
 
 
+def _own_manufacturer_or_regulator(p: Principal, *, manufacturer_id: str | None = None, **_) -> bool:
+    # A maker's dashboard (costs owed, savings, what expires) is its own business; regulators oversee every maker.
+    if p.kind in ("regulator", "admin"):
+        return True
+    return p.kind == "manufacturer" and p.org_id == manufacturer_id
+
+
 RULES: dict[str, Callable[..., bool]] = {
     "catalogue:read": _anyone,
     "report:read_summary": _anyone,
@@ -61,11 +68,16 @@ RULES: dict[str, Callable[..., bool]] = {
     "rulebook:impact": _is("regulator", "admin"),
     "recognition:precheck": _is("lab", "manufacturer", "regulator", "admin"),
     "recognition:recompute": _is("admin"),
+    "dashboard:read": _own_manufacturer_or_regulator,
+    "coverage:read": _is("regulator", "admin"),
+    "rulebook:read": _is("regulator", "admin"),
+    "user:manage": _is("admin"),
 }
 
 # Actions an anonymous caller may never attempt: they get 401 (log in), not 403.
 NEEDS_LOGIN = {"report:submit", "report:revise", "report:withdraw", "accreditation:change", "org:manage",
-               "rulebook:draft", "rulebook:publish", "rulebook:impact", "recognition:precheck", "recognition:recompute"}
+               "rulebook:draft", "rulebook:publish", "rulebook:impact", "recognition:precheck", "recognition:recompute",
+               "dashboard:read", "coverage:read", "rulebook:read", "user:manage"}
 
 
 def can(principal: Principal, action: str, **facts) -> bool:
