@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -35,6 +36,13 @@ class Context:
     catalogue: CatalogueFacts
     market: str
     as_of: date
+
+    @cached_property
+    def open_standards(self) -> tuple[str, ...]:
+        """The requirement's accepted standards still open on `as_of` (half-open `accepted_until`)."""
+        return tuple(
+            sid for sid, until in self.requirement.accepted_standards if until is None or self.as_of < until
+        )
 
 
 Check = tuple[bool, str]
@@ -120,10 +128,7 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _open_standards(ctx: Context) -> tuple[str, ...]:
-    """The requirement's accepted standards still open on `as_of` (half-open `accepted_until`)."""
-    return tuple(
-        sid for sid, until in ctx.requirement.accepted_standards if until is None or ctx.as_of < until
-    )
+    return ctx.open_standards
 
 
 def _listing(values: Iterable[str]) -> str:
