@@ -40,6 +40,12 @@ class RegistryApi(Api):
 
         return problems.from_http_exception(error) if _wants_problem() else html_error(error.code or 500, error.description)
 
+    def _register_responses(self):
+        """Document every error response as what it is: application/problem+json with the Problem schema."""
+        from registry.api.problems import register_problem_responses
+
+        register_problem_responses(self.spec)
+
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Create the registry app: defaults, then the environment, then `overrides`."""

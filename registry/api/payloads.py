@@ -6,7 +6,7 @@ not here: one source of truth per rule.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 STATUSES = ["valid", "suspended", "withdrawn", "cancelled", "expired", "superseded"]
 
@@ -19,7 +19,15 @@ class Bilingual(Schema):
 # ---------------------------------------------------------------------------------------------------- inputs
 
 
-class PageArgs(Schema):
+class QueryArgs(Schema):
+    """Query arguments: an empty value means "not given" (what an HTML form sends for a blank field)."""
+
+    @pre_load
+    def drop_empty(self, data, **_kwargs):
+        return {k: v for k, v in data.items() if v != ""} if hasattr(data, "items") else data
+
+
+class PageArgs(QueryArgs):
     limit = fields.Integer(
         validate=validate.Range(min=1, max=200),
         metadata={"description": "Items per page: default 50, at most 200 (more is refused, not capped)."},
@@ -33,7 +41,8 @@ class ReportListArgs(PageArgs):
     standard = fields.String(metadata={"description": "Catalogue standard id; reports with a result to it."})
     lab = fields.String(metadata={"description": "Registry id of the lab."})
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "Report status."})
-    product = fields.Integer(metadata={"description": "Registry id of the product."})
+    product = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
+                             metadata={"description": "Registry id of the product."})
     issued_from = fields.Date(metadata={"description": "Issued on or after this date (YYYY-MM-DD)."})
     issued_to = fields.Date(metadata={"description": "Issued on or before this date (YYYY-MM-DD)."})
     changed_since = fields.AwareDateTime(
@@ -42,7 +51,7 @@ class ReportListArgs(PageArgs):
     )
 
 
-class AsOfArgs(Schema):
+class AsOfArgs(QueryArgs):
     as_of = fields.Date(metadata={"description": "The date to answer for (default: today)."})
 
 
@@ -50,14 +59,15 @@ class LabListArgs(AsOfArgs):
     country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"), metadata={"description": "ISO country code"})
 
 
-class StandardListArgs(Schema):
+class StandardListArgs(QueryArgs):
     region = fields.String(metadata={"description": "CN, EU, SG, ... or INT for IEC/ISO."})
     body = fields.String(metadata={"description": "Publishing body, e.g. IEC, SAC."})
     test_item = fields.String(metadata={"description": "Only standards defining this test item."})
 
 
-class RevisionArgs(Schema):
-    revision = fields.Integer(validate=validate.Range(min=1), metadata={"description": "A past revision number."})
+class RevisionArgs(QueryArgs):
+    revision = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
+                              metadata={"description": "A past revision number."})
 
 
 class WithdrawalIn(Schema):
@@ -67,7 +77,8 @@ class WithdrawalIn(Schema):
 
 
 class AccreditationEventIn(Schema):
-    accreditation_id = fields.Integer(required=True, metadata={"description": "Which of the lab's accreditations."})
+    accreditation_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1),
+                                      metadata={"description": "Which of the lab's accreditations."})
     action = fields.String(required=True, validate=validate.OneOf(["suspend", "restore", "withdraw", "expire", "rescope"]))
     effective_on = fields.Date(required=True, metadata={"description": "The date the change takes effect."})
     reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
@@ -285,17 +296,17 @@ class ProductListArgs(PageArgs):
     certificate = fields.String(metadata={"description": "A certificate number the product holds (CB, CCC, LTA ...)."})
 
 
-class RecognitionArgs(Schema):
+class RecognitionArgs(QueryArgs):
     market = fields.String(metadata={"description": "CN, EU or an ASEAN member state: adds the per-requirement detail."})
     as_of = fields.Date(metadata={"description": "Answer for this date (default today)."})
 
 
-class DeltaPlanArgs(Schema):
+class DeltaPlanArgs(QueryArgs):
     market = fields.String(required=True, metadata={"description": "The target market."})
     as_of = fields.Date(metadata={"description": "Answer for this date (default today)."})
 
 
-class MatrixArgs(Schema):
+class MatrixArgs(QueryArgs):
     as_of = fields.Date(metadata={"description": "Answer for this date (default today)."})
 
 
@@ -308,3 +319,112 @@ class PrecheckIn(Schema):
 class RulebookDraftIn(Schema):
     title = fields.String(metadata={"description": "A title for the draft."})
     document = fields.Dict(required=True, metadata={"description": "A rulebook document (schemas/rulebook/v1.json)."})
+
+
+class MarketAccess(Schema):
+    market = fields.String()
+    verdict = fields.String(metadata={"description": "accessible, accessible_with_conditions or blocked"})
+    recognized = fields.Integer()
+    conditional = fields.Integer()
+    owed = fields.Integer(metadata={"description": "Requirements to retest or never tested"})
+    rulebook_version = fields.Integer()
+    as_of = fields.Date()
+
+
+class ProductOut(Schema):
+    id = fields.Integer()
+    model = fields.String()
+    category = fields.String()
+    manufacturer = fields.Dict()
+    ratings = fields.Dict(allow_none=True)
+    connectors = fields.List(fields.String())
+    cooling = fields.String(allow_none=True)
+    liquid_cooled_cable = fields.Boolean(allow_none=True)
+    certificates = fields.List(fields.Dict())
+    market_access = fields.List(fields.Nested(MarketAccess))
+
+
+class ProductPage(Schema):
+    items = fields.List(fields.Nested(ProductOut))
+    next_cursor = fields.String(allow_none=True)
+    limit = fields.Integer()
+
+
+class MarketSummary(Schema):
+    market = fields.String()
+    verdict = fields.String()
+    rulebook_version = fields.Integer()
+    as_of = fields.String()
+    recognized = fields.Integer()
+    conditional = fields.Integer()
+    retest = fields.Integer()
+    missing = fields.Integer()
+
+
+class RecognitionOut(Schema):
+    product = fields.Dict()
+    as_of = fields.String()
+    rulebook_version = fields.Integer()
+    markets = fields.List(fields.Nested(MarketSummary))
+    computed = fields.String(metadata={"description": "stored (a read of the materialized decision) or live"})
+    decision = fields.Dict(metadata={"description": "With ?market=: requirements (status, rule, evidence, reasons, "
+                                                    "extra steps), delta test plan, savings, inputs digest."})
+
+
+class DeltaPlanOut(Schema):
+    product = fields.Dict()
+    market = fields.String()
+    as_of = fields.String()
+    rulebook_version = fields.Integer()
+    verdict = fields.String()
+    plan = fields.Dict(metadata={"description": "items (test item, standards, cost range, lead time, labs), totals, groups"})
+    savings = fields.Dict()
+    conditional_savings = fields.Dict()
+
+
+class PrecheckOut(Schema):
+    as_of = fields.String()
+    rulebook_version = fields.Integer()
+    stored = fields.Boolean()
+    markets = fields.List(fields.Dict())
+
+
+class MatrixOut(Schema):
+    as_of = fields.String()
+    rulebook_version = fields.Integer()
+    markets = fields.List(fields.String())
+    rulebook = fields.Dict(metadata={"description": "source -> target -> shares, from the rules alone"})
+    registry = fields.Dict(metadata={"description": "source -> target -> shares, from the products in the registry"})
+
+
+class RulebookVersionOut(Schema):
+    version = fields.Integer()
+    status = fields.String(metadata={"description": "draft or published (immutable)"})
+    title = fields.String()
+    document_sha256 = fields.String()
+    based_on = fields.Integer(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    published_by = fields.String(allow_none=True)
+    published_at = fields.DateTime(allow_none=True)
+    document = fields.Dict()
+
+
+class RulebookVersionList(Schema):
+    versions = fields.List(fields.Nested(RulebookVersionOut))
+
+
+class ImpactOut(Schema):
+    draft_version = fields.Integer()
+    published_version = fields.Integer()
+    as_of = fields.String()
+    products = fields.Integer()
+    markets = fields.Dict(metadata={"description": "per market: gaining, losing, unchanged, tests and cost saved/added"})
+    totals = fields.Dict()
+    changes = fields.List(fields.Dict())
+    currency = fields.String(allow_none=True)
+
+
+class PublishOut(Schema):
+    published = fields.Nested(RulebookVersionOut)
+    recomputed_products = fields.Integer()

@@ -101,3 +101,18 @@ def from_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return problem_response(500, "internal", "Internal server error",
                             "The registry failed to handle this request; nothing was changed. It has been logged.")
+
+
+def register_problem_responses(spec) -> None:
+    """OpenAPI response components for every HTTP status and the default error, as RFC 9457 problems."""
+    import http
+
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for status in http.HTTPStatus:
+        response: dict = {"description": status.phrase}
+        if not (100 <= status < 200) and status not in (204, 304):
+            response["content"] = {MEDIA_TYPE: {"schema": problem}}
+        spec.components.response(status.name, response, lazy=True)
+    spec.components.response(
+        "DEFAULT_ERROR", {"description": "An RFC 9457 problem", "content": {MEDIA_TYPE: {"schema": problem}}}, lazy=True
+    )

@@ -10,6 +10,15 @@ from registry.api import bp
 from registry.api.json_body import json_body
 from registry.api.payloads import (
     DeltaPlanArgs,
+    DeltaPlanOut,
+    ImpactOut,
+    MatrixOut,
+    PrecheckOut,
+    ProductPage,
+    PublishOut,
+    RecognitionOut,
+    RulebookVersionList,
+    RulebookVersionOut,
     MatrixArgs,
     PrecheckIn,
     ProductListArgs,
@@ -24,6 +33,7 @@ from registry.services import decisions, rulebooks
 
 @bp.route("/products", methods=["GET"])
 @bp.arguments(ProductListArgs, location="query", as_kwargs=True)
+@bp.response(200, ProductPage)
 @bp.doc(summary="Products and their market access", description=(
     "Filter by manufacturer (id or part of the name), model, or any certificate number held elsewhere. "
     "Each product carries its stored decision per market. Ascending id; cursor pagination."))
@@ -36,6 +46,7 @@ def list_products(limit: int | None = None, cursor: str | None = None, **filters
 
 @bp.route("/products/<int:product_id>/recognition", methods=["GET"])
 @bp.arguments(RecognitionArgs, location="query", as_kwargs=True)
+@bp.response(200, RecognitionOut)
 @bp.doc(summary="Where a product is recognized, and why", description=(
     "All markets at a glance; `?market=` adds the per-requirement decision (status, rule, evidence cited, reasons, "
     "extra steps). `?as_of=` answers for another date (computed live; today's answer is a stored read)."))
@@ -45,6 +56,7 @@ def product_recognition(product_id: int, market: str | None = None, as_of: date 
 
 @bp.route("/products/<int:product_id>/delta-test-plan", methods=["GET"])
 @bp.arguments(DeltaPlanArgs, location="query", as_kwargs=True)
+@bp.response(200, DeltaPlanOut)
 @bp.doc(summary="Tests still owed in a market", description="Grouped, priced and timed from the rulebook's cost "
         "table, with the labs accredited to do them; and what recognition saved.")
 def product_delta_plan(product_id: int, market: str, as_of: date | None = None):
@@ -57,7 +69,8 @@ def product_delta_plan(product_id: int, market: str, as_of: date | None = None):
     description="Body `{document, markets?, as_of?}`: the test-report document is checked as a submission is, "
     "then decided for each market. Nothing is stored. Labs, manufacturers and regulators.",
     requestBody={"required": True, "content": {"application/json": {"schema": PrecheckIn}}},
-    responses={"200": {"description": "Decisions per market"}, "401": PROBLEM, "403": PROBLEM, "422": PROBLEM},
+    responses={"200": {"description": "Decisions per market", "content": {"application/json": {"schema": PrecheckOut}}},
+               "401": PROBLEM, "403": PROBLEM, "422": PROBLEM},
     security=[{"bearerAuth": []}],
 )
 def precheck():
@@ -74,6 +87,7 @@ def precheck():
 
 @bp.route("/recognition/matrix", methods=["GET"])
 @bp.arguments(MatrixArgs, location="query", as_kwargs=True)
+@bp.response(200, MatrixOut)
 @bp.doc(summary="Market x market recognition shares", description=(
     "For each source market's regime and each target market: the share of the target's requirements its results "
     "can satisfy, from the rulebook (best case) and from the products actually in the registry."))
@@ -82,18 +96,21 @@ def recognition_matrix(as_of: date | None = None):
 
 
 @bp.route("/rulebook", methods=["GET"])
+@bp.response(200, RulebookVersionOut)
 @bp.doc(summary="The published rulebook", description="The current version with its full document.")
 def rulebook_current():
     return rulebooks.version_view(rulebooks.current(get_session()), with_document=True)
 
 
 @bp.route("/rulebook/versions", methods=["GET"])
+@bp.response(200, RulebookVersionList)
 @bp.doc(summary="Rulebook versions", description="Published (immutable) and draft versions, oldest first.")
 def rulebook_versions():
     return {"versions": [rulebooks.version_view(r) for r in rulebooks.list_versions(get_session())]}
 
 
 @bp.route("/rulebook/versions/<int:version>", methods=["GET"], endpoint="rulebook_version")
+@bp.response(200, RulebookVersionOut)
 @bp.doc(summary="One rulebook version, with its document")
 def rulebook_version(version: int):
     return rulebooks.version_view(rulebooks.get_version(get_session(), version), with_document=True)
@@ -105,7 +122,8 @@ def rulebook_version(version: int):
     description="Body `{title?, document}`: a rulebook document per `/schemas/rulebook/v1.json`; validated against "
     "the schema, the rule language and the catalogue. Its `version` is assigned by the registry.",
     requestBody={"required": True, "content": {"application/json": {"schema": RulebookDraftIn}}},
-    responses={"201": {"description": "Draft stored"}, "401": PROBLEM, "403": PROBLEM, "422": PROBLEM},
+    responses={"201": {"description": "Draft stored", "content": {"application/json": {"schema": RulebookVersionOut}}},
+               "401": PROBLEM, "403": PROBLEM, "422": PROBLEM},
     security=[{"bearerAuth": []}],
 )
 def rulebook_draft():
@@ -118,6 +136,7 @@ def rulebook_draft():
 
 
 @bp.route("/rulebook/versions/<int:version>/impact", methods=["POST"])
+@bp.response(200, ImpactOut)
 @bp.doc(summary="What-if: what a draft would change", description=(
     "Evaluates the draft against every product and market and compares with the published version: products "
     "gaining or losing access per market, tests and cost saved or added, and example changes."),
@@ -127,6 +146,7 @@ def rulebook_impact(version: int):
 
 
 @bp.route("/rulebook/versions/<int:version>/publish", methods=["POST"])
+@bp.response(200, PublishOut)
 @bp.doc(summary="Publish a draft (regulators)", description=(
     "The version becomes the published rulebook and is immutable from then on; every decision is recomputed."),
     security=[{"bearerAuth": []}], responses={"401": PROBLEM, "403": PROBLEM, "404": PROBLEM, "409": PROBLEM})

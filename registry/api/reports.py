@@ -120,7 +120,7 @@ def _encode_cursor(after_id: int | None) -> str | None:
 
 
 def _decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
+    if not cursor:
         return None
     try:
         decoded = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
