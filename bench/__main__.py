@@ -242,12 +242,13 @@ def http_ingest(db: ScratchDatabase, seconds: int, connections: int, folder: Pat
         figures["bare"] = wrk(f"http://127.0.0.1:{port}/reports", "", seconds, connections, folder)
     finally:
         stop(bare)
-    server, port = start_gunicorn("app:app", env)
-    try:
-        wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, 2, connections, folder)  # warm-up
-        figures["ingest"] = wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, seconds, connections, folder)
-    finally:
-        stop(server)
+    for name, target in (("ingest_without_recognition", "bench.app_without_recognition:app"), ("ingest", "app:app")):
+        server, port = start_gunicorn(target, env)
+        try:
+            wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, 2, connections, folder)  # warm-up
+            figures[name] = wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, seconds, connections, folder)
+        finally:
+            stop(server)
     return figures
 
 
@@ -282,6 +283,9 @@ def main() -> None:
                     ratio = http["ingest"]["rate"] / http["bare"]["rate"]
                     print(f"== {engine}: HTTP, gunicorn 2 workers, wrk 1 thread {args.connections} connections, {args.seconds}s ==")
                     print(f"  bare parse endpoint   {http['bare']['rate']:>8.0f} req/s  (p99 {http['bare']['p99']})")
+                    plain = http["ingest_without_recognition"]
+                    print(f"  POST, no recognition  {plain['rate']:>8.0f} reports/s  (p99 {plain['p99']}, "
+                          f"{plain['non2xx']} non-201; 1/{http['bare']['rate'] / plain['rate']:.1f} of bare)")
                     print(f"  POST /api/v1/reports  {http['ingest']['rate']:>8.0f} reports/s  (p99 {http['ingest']['p99']}, "
                           f"{http['ingest']['non2xx']} non-201 of {http['ingest']['requests']})")
                     print(f"  ingest / bare         {ratio:>8.3f}  (1/{1 / ratio:.1f})")
