@@ -8,7 +8,7 @@ FLASK  := $(BIN)/flask --app app
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test serve init bench clean
+.PHONY: run test serve init bench bench-pages translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+bench-pages: $(VENV)/.installed
+	$(BIN)/python -m bench.pages
+
+# Re-extract the pages' messages, merge them into the catalogues and compile them. The compiled .mo files are
+# committed, so running the registry needs no build step; tests/web/test_translations.py fails when they drift.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project ev-charging-registry -o registry/translations/messages.pot .
+	$(BIN)/pybabel update -i registry/translations/messages.pot -d registry/translations --no-fuzzy-matching --width 120
+	$(BIN)/pybabel compile -d registry/translations --statistics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

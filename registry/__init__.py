@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import orjson
-from flask import Flask, request
+from flask import Flask, g, redirect, request, url_for
 from flask.json.provider import JSONProvider
+from flask_babel import Babel
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from registry import contracts, db
@@ -78,10 +81,24 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(schemas_bp)
     app.register_blueprint(web_bp)
 
+    # Pages: English and Simplified Chinese (compiled catalogues in registry/translations), forms with CSRF tokens.
+    # The API authenticates by bearer key, never by cookie, so it needs no CSRF token.
+    from registry.web import language
+
+    Babel(app, locale_selector=language)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api_bp)
+    csrf.exempt(schemas_bp)
+    app.after_request(_page_headers)
+
+    from registry.errors import Unauthenticated
+
     @app.errorhandler(RegistryError)
     def _registry_error(exc: RegistryError):
         if _wants_problem():
             return problems.from_registry_error(exc)
+        if isinstance(exc, Unauthenticated):
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
         return html_error(problems.PROBLEM_TYPES.get(type(exc), (500, ""))[0], exc.detail)
 
     @app.errorhandler(Exception)
@@ -97,6 +114,43 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     cli.init_app(app)
     return app
+
+
+COMPRESSIBLE = ("text/html", "text/csv", "text/css", "image/svg+xml")
+
+
+def _page_headers(response):
+    """Security headers on every response; cache rules and gzip for the pages (slow links)."""
+    from flask import current_app, session
+
+    config = current_app.config
+    docs = request.path == config["OPENAPI_URL_PREFIX"] + config["OPENAPI_REDOC_PATH"]
+    response.headers.setdefault(
+        "Content-Security-Policy", config["API_DOCS_CONTENT_SECURITY_POLICY" if docs else "CONTENT_SECURITY_POLICY"])
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if _wants_problem():
+        return response
+    lang = request.args.get("lang")
+    if lang in ("en", "zh") and request.cookies.get("registry_lang") != lang:
+        response.set_cookie("registry_lang", lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                            secure=config.get("SESSION_COOKIE_SECURE", False))
+    if request.endpoint == "static":
+        if request.args.get("v"):  # the URL carries the content hash: it never changes
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    elif response.mimetype in ("text/html", "text/csv"):
+        response.vary.update(("Cookie", "Accept-Language"))
+        private = g.get("account") is not None or session.get("uid") or response.mimetype == "text/csv"
+        response.headers["Cache-Control"] = "private, no-store" if private else "public, max-age=60"
+    if (response.mimetype in COMPRESSIBLE and not response.direct_passthrough and response.status_code == 200
+            and "gzip" in request.headers.get("Accept-Encoding", "") and "Content-Encoding" not in response.headers):
+        body = response.get_data()
+        if len(body) > 1024:
+            response.set_data(gzip.compress(body, compresslevel=6))
+            response.headers["Content-Encoding"] = "gzip"
+            response.vary.add("Accept-Encoding")
+    return response
 
 
 def _spec_kwargs() -> dict[str, Any]:

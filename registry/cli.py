@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from registry.config import PROJECT_DIR
 from registry.db import get_session
 from registry.errors import RegistryError
-from registry.services import accreditation, catalogue, decisions, organizations, rulebooks
+from registry.services import accounts, accreditation, catalogue, decisions, organizations, rulebooks, search
 from registry.services.permissions import SYSTEM
 
 group = AppGroup("registry", help="Registry administration.")
@@ -58,6 +58,9 @@ def init_command() -> None:
         click.echo(f"Seed rulebook published as version {seeded}.")
     if counts is not None or seeded is not None:
         _recompute(session)
+    indexed = search.reindex_missing(session)
+    if indexed:
+        click.echo(f"Search index: {indexed} products indexed.")
 
 
 def _recompute(session) -> None:
@@ -109,6 +112,14 @@ def rulebook_publish_command(version: int, acting_org: str) -> None:
         _fail(exc)
     click.echo(f"Version {version} published.")
     _recompute(session)
+
+
+@group.command("reindex")
+@click.option("--all", "everything", is_flag=True, help="Rebuild every product's rows, not only missing ones.")
+def reindex_command(everything: bool) -> None:
+    """Fill the public search index (products whose reports have no search row, or all with --all)."""
+    count = search.reindex_missing(get_session(), everything=everything)
+    click.echo(f"Search index: {count} products indexed.")
 
 
 @group.command("migrate")
@@ -178,6 +189,21 @@ def revoke_key_command(key_id: int) -> None:
     click.echo(f"Key {key_id} revoked.")
 
 
+@group.command("create-user")
+@click.option("--email", required=True, help="The person's e-mail address (their log-in).")
+@click.option("--name", required=True, help="The person's name, as shown on the pages.")
+@click.option("--org", "org_id", required=True, help="The organization they act for (its kind is their role).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 12 characters; prompted for when not given (never put it in shell history).")
+def create_user_command(email: str, name: str, org_id: str, password: str) -> None:
+    """Register a person who logs in to the web pages (the password is stored as an argon2id hash)."""
+    try:
+        user = accounts.create_user(get_session(), SYSTEM, email=email, name=name, org_id=org_id, password=password)
+    except RegistryError as exc:
+        _fail(exc)
+    click.echo(f"Created user {user.email} for '{user.org_id}'.")
+
+
 @group.command("accreditation-event")
 @click.option("--lab", "lab_id", required=True)
 @click.option("--accreditation", "accreditation_id", type=int, required=True, help="Accreditation id (see GET /api/v1/labs/LAB).")
@@ -204,7 +230,7 @@ def accreditation_event_command(lab_id, accreditation_id, action, effective, rea
 @group.command("seed-demo")
 @click.option("--reports", default=120, show_default=True, help="How many demo reports to generate.")
 def seed_demo_command(reports: int) -> None:
-    """Load the demo data set: manufacturers, products, reports (some revised, some withdrawn), people."""
+    """Load the demo data set: manufacturers, products, reports (some revised, some withdrawn), people, a draft."""
     from registry.services import demo
 
     try:

@@ -41,6 +41,37 @@ class Defaults:
     SQL_ECHO: bool = False
     """Log every SQL statement (debugging only)."""
 
+    PUBLIC_URL: str | None = None
+    """The registry's public address (e.g. `https://registry.example.org`), printed in the QR codes of report pages;
+    None: the address the request came to."""
+
+    SESSION_COOKIE_SECURE: bool = False
+    """Send the log-in cookie over HTTPS only. Set `REGISTRY_SESSION_COOKIE_SECURE=true` behind TLS."""
+
+    SESSION_COOKIE_NAME = "registry_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME: int = 8 * 3600
+    """How long a log-in lasts, in seconds (a working day)."""
+
+    WTF_CSRF_TIME_LIMIT: int = 8 * 3600
+    """How long a form's CSRF token stays valid, in seconds."""
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+
+    CONTENT_SECURITY_POLICY: str = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    """The pages' Content-Security-Policy: no inline script or style, nothing from other hosts."""
+
+    API_DOCS_CONTENT_SECURITY_POLICY: str = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    """The API reference page's policy: Redoc injects styles and runs a worker from a blob."""
+
     API_TITLE = "Charging-certification mutual-recognition registry"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.1.0"

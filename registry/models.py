@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -635,6 +636,28 @@ class SearchStandard(Base):
     standard_id: Mapped[str] = mapped_column(String(80), primary_key=True)
 
     __table_args__ = (Index("ix_search_standards_standard_report", "standard_id", "report_id"),)
+
+
+class DecisionPlan(Base):
+    """What a dashboard needs of one stored decision: its delta test plan and savings (a few KB of its detail).
+
+    A decision's `detail` holds every requirement's reasons (often 100 KB); parsing it for each of a maker's
+    products x markets made the dashboard slow. The rows are written with the decisions they copy, in the same
+    transaction (services.dashboard.project_plans), and go with them (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "decision_plans"
+
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    market: Mapped[str] = mapped_column(String(8), primary_key=True)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    savings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conditional_savings: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["product_id", "market"], ["decisions.product_id", "decisions.market"],
+                             ondelete="CASCADE"),
+    )
 
 
 # Engine-specific text indexes; the models above cannot express them, so migrations and create_all install them by

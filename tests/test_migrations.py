@@ -89,3 +89,23 @@ def test_migrated_database_refuses_to_rewrite_history(empty_database):
             with engine.begin() as conn:
                 conn.execute(text(statement))
     engine.dispose()
+
+
+def test_migrations_install_the_search_text_index(empty_database):
+    """0004 builds the engine's own text index: FTS5 trigram tables on SQLite, GIN trigram/tsvector on PostgreSQL."""
+    command.upgrade(alembic_config(empty_database), "head")
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE name LIKE 'search%'")).all())
+            assert "trigram" in sql["search_fts"] and "content='search_documents'" in sql["search_fts"]
+            assert {"search_documents_ai", "search_documents_ad", "search_documents_au"} <= set(sql)
+        else:
+            indexes = set(conn.execute(text("SELECT indexname FROM pg_indexes")).scalars())
+            assert {"ix_search_documents_terms_trgm", "ix_search_documents_terms_tsv",
+                    "ix_products_model_key_trgm"} <= indexes
+    engine.dispose()
+    command.downgrade(alembic_config(empty_database), "0003")
+    engine = make_engine(empty_database)
+    assert not {"search_documents", "users", "search_fts"} & set(inspect(engine).get_table_names())
+    engine.dispose()

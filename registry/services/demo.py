@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from registry.config import PROJECT_DIR
 from registry.errors import RegistryError
-from registry.models import Organization, Report
+from registry.models import Organization, Report, RulebookVersion, User
+from registry.rulebook import load_seed_rulebook
+from registry.services import accounts, rulebooks
 from registry.services import reports as report_service
 from registry.services.accreditation import lab_standing
-from registry.services.permissions import Principal
+from registry.services.permissions import SYSTEM, Principal
 
 TEMPLATES = {
     "gbt": "cn-gbt-report.json",
@@ -84,6 +86,22 @@ MODELS: list[tuple] = [
 
 REGULATOR = ("reg-demo-authority", "Demo Market Surveillance Authority")
 
+# People who log in to the demo (README "Web pages"). Fixed passwords: demo data only, never a real deployment.
+DEMO_USERS = [
+    ("maker@voltaris.example", "Wang Fang (Voltaris compliance)", "mfr-cn-voltaris", "voltaris-demo-2026"),
+    ("regulator@authority.example", "Alex Morgan (market surveillance)", "reg-demo-authority", "regulator-demo-2026"),
+    ("lab@evtc.example", "Li Wei (EVTC report desk)", "lab-cn-sh-evtc", "lab-evtc-demo-2026"),
+]
+
+# Certificates some demo products already hold elsewhere, valid for this many days after the seed (so the
+# dashboard's "expires within 90 days" list has something to show whenever the demo is loaded).
+CERTIFICATES = {
+    "VT-DC600L": [("CCC", "2025010701765432", "CQC", -300, 45)],
+    "VT-DC360E": [("IECEE_CB", "DE 1-234567", "VDE Testing and Certification Institute", -200, 75)],
+    "LM-HPC180": [("LTA_TYPE_APPROVAL", "LTA-EVC-2025-0183", "Land Transport Authority", -150, 400)],
+    "RW-HPC400": [("IECEE_CB", "DE 1-345678", "VDE Testing and Certification Institute", -100, 600)],
+}
+
 
 def _template(name: str) -> dict[str, Any]:
     return json.loads((PROJECT_DIR / "schemas" / "examples" / "valid" / TEMPLATES[name]).read_text())
@@ -93,7 +111,7 @@ def _shift(day: str, delta: timedelta) -> str:
     return (date.fromisoformat(day) + delta).isoformat()
 
 
-def _product_block(template: dict[str, Any], maker: DemoManufacturer, model: tuple) -> dict[str, Any]:
+def _product_block(template: dict[str, Any], maker: DemoManufacturer, model: tuple, today: date) -> dict[str, Any]:
     _m, name, kw, volts, amps, category, connectors, cooling, liquid_cable, _regimes = model
     product = copy.deepcopy(template["product"])
     product["manufacturer"] = {"name": maker.name, "country": maker.country, "registry_id": maker.id}
@@ -101,6 +119,12 @@ def _product_block(template: dict[str, Any], maker: DemoManufacturer, model: tup
         product["manufacturer"]["name_zh"] = maker.name_zh
     product.update(model=name, trademark=name.split("-")[0], category=category, connectors=connectors, cooling=cooling,
                    liquid_cooled_cable=liquid_cable, variants=[], certificates=[])
+    for scheme, number, issuer, issued, valid in CERTIFICATES.get(name, []):
+        product["certificates"].append({
+            "scheme": scheme, "number": number, "issuer": issuer,
+            "issued_on": (today + timedelta(days=issued)).isoformat(),
+            "valid_until": (today + timedelta(days=valid)).isoformat(),
+        })
     product["ratings"] = dict(product["ratings"], max_power_kw=kw, max_output_voltage_v=volts, max_output_current_a=amps)
     if kw >= 400:
         product["variants"] = [{"model": f"{name}-{kw // 2}", "max_power_kw": kw // 2, "notes": "half the power modules"}]
@@ -151,7 +175,9 @@ def seed(session: Session, target_reports: int = 120, today: date | None = None)
     today = today or date.today()
     if session.get(Organization, MANUFACTURERS[0].id) is not None:
         count = session.scalar(select(func.count()).select_from(Report))
-        return f"Demo data already loaded ({count} reports); nothing changed."
+        people = seed_people(session)
+        extra = f" Demo users added: {people}." if people else ""
+        return f"Demo data already loaded ({count} reports); nothing changed.{extra}"
     rng = random.Random(2026)
     for maker in MANUFACTURERS:
         session.add(Organization(id=maker.id, kind="manufacturer", name_en=maker.name, name_zh=maker.name_zh,
@@ -182,7 +208,7 @@ def seed(session: Session, target_reports: int = 120, today: date | None = None)
         issued_on = earliest + timedelta(days=rng.randrange(max(span, 1)))
         if not standings[lab_id].active_on(issued_on):
             continue  # the lab was suspended or expired then: it could not have filed
-        product = _product_block(templates[regime], makers[model[0]], model)
+        product = _product_block(templates[regime], makers[model[0]], model, today)
         number = f"{lab_id.split('-')[1].upper()}{issued_on:%y}-{regime.upper()}-{sequence:04d}"
         document = _build(regime, lab_id, number, product, issued_on, rng)
         try:
@@ -211,5 +237,76 @@ def seed(session: Session, target_reports: int = 120, today: date | None = None)
         )
         withdrawn += 1
     products = len({r.product_id for r, _d in filed})
+    people = seed_people(session)
+    draft = seed_draft_rulebook(session, today)
     return (f"Demo data loaded: {len(MANUFACTURERS)} manufacturers, {products} products, {len(filed)} reports "
-            f"({revised} revised, {withdrawn} withdrawn).")
+            f"({revised} revised, {withdrawn} withdrawn); {people} demo users"
+            + (f"; draft rulebook version {draft} to review." if draft else "."))
+
+
+def seed_people(session: Session) -> int:
+    """Create the demo users that do not exist yet (idempotent); returns how many were created."""
+    created = 0
+    for email, name, org_id, password in DEMO_USERS:
+        if session.get(Organization, org_id) is None or session.scalar(select(User.id).where(User.email == email)):
+            continue
+        accounts.create_user(session, SYSTEM, email=email, name=name, org_id=org_id, password=password)
+        created += 1
+    return created
+
+
+def draft_rulebook_document(today: date) -> dict[str, Any]:
+    """A draft a regulator might table: ASEAN accepts GB/T EMC results on conditions, and tightens report age.
+
+    Both changes are illustrations for the demo, not facts: they exist so the what-if page has gains and losses.
+    """
+    document = load_seed_rulebook()
+    document["title"] = "Draft: ASEAN accepts GB/T EMC results on conditions; 24-month report age"
+    document["description"] = {
+        "en": "Demo draft. ASEAN members accept GB/T and NB/T EMC results from ILAC/APAC MRA labs after an EMC "
+              "delta review; lab results must now be at most 24 months old (was 36).",
+        "zh": "演示草案：东盟成员国在EMC差异评审后采信ILAC/APAC MRA实验室出具的GB/T、NB/T电磁兼容结果；"
+              "结果有效期由36个月缩短为24个月。",
+    }
+    asean = document["markets"]["ASEAN"]
+    start = today.isoformat()
+    base = next(r for r in asean["rules"] if r["id"] == "ASEAN-A-010")
+    tightened = copy.deepcopy(base)
+    tightened.update(version=base.get("version", 1) + 1, valid_from=start)
+    tightened["when"] = copy.deepcopy(base["when"])
+    for condition in tightened["when"]["all"]:
+        if isinstance(condition, dict) and condition.get("op") == "not_older_than":
+            condition["months"] = 24
+    tightened["description"] = {
+        "en": base["description"]["en"].replace("36 months", "24 months"),
+        "zh": base["description"]["zh"].replace("36个月", "24个月"),
+    }
+    asean["rules"].append(tightened)
+    asean["rules"].append({
+        "id": "ASEAN-A-040", "version": 1, "kind": "acceptance", "valid_from": start, "outcome": "conditional",
+        "verified": False, "applies_to": {"test_items": ["emc_emission", "emc_immunity", "harmonics_flicker"]},
+        "description": {
+            "en": "Accept GB/T 18487.2 and NB/T 33008.1 EMC results from ILAC MRA / APAC MRA labs, at most 24 months "
+                  "old, after an EMC delta review against IEC 61851-21-2 (demo draft).",
+            "zh": "采信ILAC MRA/APAC MRA实验室24个月内出具的GB/T 18487.2、NB/T 33008.1电磁兼容结果，"
+                  "须对照IEC 61851-21-2进行差异评审（演示草案）。",
+        },
+        "source": "demo draft for the what-if page; not a fact from facts.md",
+        "when": {"all": [
+            {"op": "standard_in", "ids": ["GB/T 18487.2-2017", "NB/T 33008.1-2018"]},
+            {"op": "lab_accredited"},
+            {"op": "lab_in_scheme", "any_of": ["ILAC_MRA", "APAC_MRA"]},
+            {"op": "not_older_than", "months": 24},
+        ]},
+        "extra_steps": ["EMC delta review of the GB/T report against IEC 61851-21-2 (limits, test levels, set-up)"],
+    })
+    return document
+
+
+def seed_draft_rulebook(session: Session, today: date) -> int | None:
+    """Table the demo draft (as the demo regulator) unless a draft already exists."""
+    if session.scalar(select(RulebookVersion.version).where(RulebookVersion.status == "draft")):
+        return None
+    row = rulebooks.create_draft(session, Principal(org_id=REGULATOR[0], kind="regulator"),
+                                 draft_rulebook_document(today), prefix="")
+    return row.version

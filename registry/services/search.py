@@ -18,25 +18,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import (
-    String,
+    Integer,
     and_,
-    cast,
+    any_,
+    bindparam,
     column,
     delete,
     func,
     insert,
-    literal,
     literal_column,
     or_,
     select,
     table,
     text,
-    union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from registry.models import (
@@ -243,23 +242,25 @@ class SearchFilters:
 
 @dataclass
 class SearchResult:
-    total: int
+    total: int  # exact up to COUNT_CAP; `total_capped` says the true number is larger
     report_ids: list[int]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     products: list[tuple[int, int]] = field(default_factory=list)
     product_total: int = 0
+    total_capped: bool = False
+    facet_window: int | None = None  # facets cover only this many newest matches (None: all of them)
 
+
+# A broad query ("Shenzhen", a lab's name) can match most of the registry. Results come newest first; facets are
+# counted over the newest FACET_WINDOW matches and the total is counted up to COUNT_CAP, so no query costs more than
+# reading that many index entries. Both limits are shown on the page when they apply.
+FACET_WINDOW = 1000
+COUNT_CAP = 10_000
 
 _fts = table("search_fts", column("rowid"))
 
 
-def _match_condition(session: Session, tokens: Sequence[str]):
-    """The WHERE clause that asks the engine's text index for reports matching every token."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        matched = select(_fts.c.rowid).where(text("search_fts MATCH :fts_query").bindparams(
-            fts_query=fts5_query(tokens)))
-        return SearchDocument.report_id.in_(matched)
+def _postgres_match(tokens: Sequence[str]):
     conditions = []
     for token in tokens:
         if len(token) >= 3:
@@ -272,10 +273,22 @@ def _match_condition(session: Session, tokens: Sequence[str]):
 
 
 def _filtered(session: Session, tokens: Sequence[str], filters: SearchFilters):
-    query = select(SearchDocument.report_id, SearchDocument.product_id, SearchDocument.lab_id,
-                   SearchDocument.status, SearchDocument.revision)
-    if tokens:
-        query = query.where(_match_condition(session, tokens))
+    """The matching reports, newest first, asking the engine's text index for the tokens.
+
+    On SQLite the FTS5 table drives the query (a join on its rowid, ordered by it), so a LIMIT stops the text index
+    early instead of materializing every match.
+    """
+    columns = (SearchDocument.report_id, SearchDocument.product_id, SearchDocument.lab_id, SearchDocument.status,
+               SearchDocument.revision)
+    if tokens and session.get_bind().dialect.name == "sqlite":
+        query = (select(*columns).select_from(_fts)
+                 .join(SearchDocument, SearchDocument.report_id == _fts.c.rowid)
+                 .where(text("search_fts MATCH :fts_query").bindparams(fts_query=fts5_query(tokens)))
+                 .order_by(_fts.c.rowid.desc()))
+    else:
+        query = select(*columns).order_by(SearchDocument.report_id.desc())
+        if tokens:
+            query = query.where(_postgres_match(tokens))
     if filters.lab:
         query = query.where(SearchDocument.lab_id == filters.lab)
     if filters.product:
@@ -293,50 +306,62 @@ def _filtered(session: Session, tokens: Sequence[str], filters: SearchFilters):
     return query
 
 
+def _among(session: Session, column_, ids: Sequence[int]):
+    """`column IN ids` for a long list: one array parameter on PostgreSQL (its planner is slow on 2,000 literals)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column_ == any_(bindparam("ids_" + column_.key, list(ids), type_=ARRAY(Integer)))
+    return column_.in_(list(ids))
+
+
+def _count(values: Iterable[Any]) -> list[tuple[Any, int]]:
+    counted: dict[Any, int] = {}
+    for value in values:
+        counted[value] = counted.get(value, 0) + 1
+    return sorted(counted.items(), key=lambda kv: (-kv[1], str(kv[0])))
+
+
 def run_search(session: Session, tokens: Sequence[str], filters: SearchFilters, offset: int, limit: int,
                facet_limit: int = 12) -> SearchResult:
-    """Count, facet and page the matching reports (newest first) in two round trips."""
-    matched = _filtered(session, tokens, filters).cte("matched").prefix_with("MATERIALIZED")
-    key = lambda c: cast(c, String)  # noqa: E731  (one text column across the UNION)
-    lab = select(literal("lab"), key(matched.c.lab_id), func.count()).group_by(matched.c.lab_id)
-    status = select(literal("status"), key(matched.c.status), func.count()).group_by(matched.c.status)
-    revised = select(literal("revised"), literal(""), func.count()).where(matched.c.revision > 1)
-    standards = (select(literal("standard"), key(SearchStandard.standard_id), func.count())
-                 .join(matched, matched.c.report_id == SearchStandard.report_id)
-                 .group_by(SearchStandard.standard_id))
-    markets = (select(literal("market"), key(Decision.market), func.count())
-               .join(matched, matched.c.product_id == Decision.product_id)
-               .where(Decision.verdict.in_(ACCESSIBLE)).group_by(Decision.market))
-    products = (select(matched.c.product_id.label("product_id"), func.count().label("n"))
-                .group_by(matched.c.product_id).order_by(func.count().desc(), matched.c.product_id)
-                .limit(facet_limit).subquery())
-    top_products = select(literal("product"), key(products.c.product_id), products.c.n)
-    product_total = select(literal("products"), literal(""), func.count(func.distinct(matched.c.product_id)))
-    rows = session.execute(union_all(lab, status, revised, standards, markets, top_products, product_total)).all()
-
-    facets: dict[str, list[tuple[str, int]]] = {"lab": [], "status": [], "standard": [], "market": []}
-    result = SearchResult(total=0, report_ids=[])
-    for kind, value, count in rows:
-        if kind in ("lab", "standard", "market"):
-            facets[kind].append((value, count))
-        elif kind == "status":
-            facets["status"].append((value, count))
-            result.total += count
-        elif kind == "revised" and count:
-            facets["status"].append(("revised", count))
-        elif kind == "product":
-            result.products.append((int(value), count))
-        elif kind == "products":
-            result.product_total = count
-    for kind in ("lab", "standard", "market"):
-        facets[kind].sort(key=lambda kv: (-kv[1], kv[0]))
-        facets[kind] = facets[kind][:facet_limit if kind != "market" else None]
-    facets["status"].sort(key=lambda kv: ("valid", "revised", "withdrawn").index(kv[0])
-                          if kv[0] in ("valid", "revised", "withdrawn") else 9)
-    result.facets = facets
-    if result.total:
-        page = _filtered(session, tokens, filters).order_by(SearchDocument.report_id.desc()).offset(offset).limit(limit)
-        result.report_ids = [row.report_id for row in session.execute(page)]
+    """Count, facet and page the matching reports, newest first."""
+    query = _filtered(session, tokens, filters)
+    window = session.execute(query.limit(FACET_WINDOW + 1)).all()
+    result = SearchResult(total=len(window), report_ids=[])
+    if len(window) > FACET_WINDOW:
+        window = window[:FACET_WINDOW]
+        result.facet_window = FACET_WINDOW
+        counted = session.scalar(select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery()))
+        result.total = min(counted, COUNT_CAP)
+        result.total_capped = counted > COUNT_CAP
+    ids = [row.report_id for row in window]
+    by_product = _count(row.product_id for row in window)
+    statuses = _count(row.status for row in window)
+    revised = sum(1 for row in window if row.revision > 1)
+    order = ("valid", "revised", "withdrawn")
+    result.facets = {
+        "lab": _count(row.lab_id for row in window)[:facet_limit],
+        "status": sorted(statuses + ([("revised", revised)] if revised else []),
+                         key=lambda kv: order.index(kv[0]) if kv[0] in order else 9),
+        "standard": [], "market": [],
+    }
+    result.products = by_product[:facet_limit]
+    result.product_total = len(by_product)
+    if ids:
+        # Counted here rather than with GROUP BY: the planner then looks the few ids up by primary key instead of
+        # walking a whole index in group order.
+        result.facets["standard"] = _count(session.scalars(
+            select(SearchStandard.standard_id).where(_among(session, SearchStandard.report_id, ids))))[:facet_limit]
+        reports_of = dict(by_product)
+        per_market: dict[str, int] = {}
+        for market, pid in session.execute(
+            select(Decision.market, Decision.product_id)
+            .where(_among(session, Decision.product_id, list(reports_of)), Decision.verdict.in_(ACCESSIBLE))
+        ):
+            per_market[market] = per_market.get(market, 0) + reports_of[pid]
+        result.facets["market"] = sorted(per_market.items(), key=lambda kv: (-kv[1], kv[0]))
+    if offset + limit <= len(ids):
+        result.report_ids = ids[offset:offset + limit]
+    elif result.total > offset:
+        result.report_ids = [row.report_id for row in session.execute(query.offset(offset).limit(limit))]
     return result
 
 
@@ -367,9 +392,5 @@ def near_models(session: Session, query: str, limit: int = 5, threshold: float =
 
 
 def latest_change(session: Session) -> Any:
-    """When the searchable data last changed (for the "data as of" line)."""
-    return session.scalar(select(func.max(SearchDocument.indexed_at)))
-
-
-def today() -> date:
-    return date.today()
+    """When a report last changed (the search rows follow in the same transaction): the "data as of" line."""
+    return session.scalar(select(func.max(Report.updated_at)))
