@@ -643,7 +643,7 @@ class DecisionPlan(Base):
 
     A decision's `detail` holds every requirement's reasons (often 100 KB); parsing it for each of a maker's
     products x markets made the dashboard slow. The rows are written with the decisions they copy, in the same
-    transaction (services.dashboard.project_plans), and go with them (ON DELETE CASCADE).
+    transaction (services.decisions.store), and go with them.
     """
 
     __tablename__ = "decision_plans"

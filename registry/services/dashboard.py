@@ -11,8 +11,8 @@ import math
 from datetime import date, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import and_, func, insert, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
 
 from registry.errors import NotFound
 from registry.models import (
@@ -50,28 +50,6 @@ def manufacturers(session: Session, principal: Principal) -> list[dict[str, Any]
              "products": counts.get(o.id, 0)}
             for o in session.scalars(select(Organization).where(Organization.kind == "manufacturer")
                                      .order_by(Organization.name_en))]
-
-
-def project_plans(state: ORMExecuteState):
-    """Session hook: whenever decisions are inserted, store their plans and savings beside them.
-
-    Decisions are written by services.decisions (on every evidence change and when a rulebook is published) with
-    one bulk INSERT of plain dicts; the plan is copied from those dicts, so nothing is parsed. Registered on every
-    Session in services/__init__.py.
-    """
-    statement = state.statement
-    if not state.is_insert or getattr(statement, "table", None) is not Decision.__table__:
-        return None
-    result = state.invoke_statement()
-    parameters = state.parameters
-    rows = parameters if isinstance(parameters, (list, tuple)) else [parameters]
-    plans = [dict(product_id=r["product_id"], market=r["market"], plan=r["detail"].get("delta_test_plan") or {},
-                  savings=r["detail"].get("savings") or {},
-                  conditional_savings=r["detail"].get("conditional_savings") or {})
-             for r in rows if isinstance(r, dict) and isinstance(r.get("detail"), dict)]
-    if plans:
-        state.session.execute(insert(DecisionPlan.__table__), plans)
-    return result
 
 
 def _decision_rows(session: Session, product_ids: list[int]) -> Iterator[Any]:

@@ -22,6 +22,7 @@ from registry.models import (
     AccreditationEvent,
     CatalogueLoad,
     Decision,
+    DecisionPlan,
     Market,
     Organization,
     Product,
@@ -183,6 +184,7 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]]) -> No
     if not decided:
         return
     begin_write(session)  # a no-op inside a write use case; a batch recompute computed under a read transaction
+    session.execute(delete(DecisionPlan).where(DecisionPlan.product_id.in_(list(decided))))
     session.execute(delete(Decision).where(Decision.product_id.in_(list(decided))))
     now = utcnow()
     rows = []
@@ -196,6 +198,12 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]]) -> No
             ))
     if rows:
         session.execute(insert(Decision.__table__), rows)
+        # Dashboards read a decision's plan and savings from decision_plans: a few KB instead of the whole detail.
+        session.execute(insert(DecisionPlan.__table__), [
+            dict(product_id=r["product_id"], market=r["market"], plan=r["detail"]["delta_test_plan"],
+                 savings=r["detail"]["savings"], conditional_savings=r["detail"]["conditional_savings"])
+            for r in rows
+        ])
 
 
 def recompute_products(session: Session, product_ids: Sequence[int], as_of: date | None = None) -> None:
