@@ -114,7 +114,7 @@ def build_corpus(db: ScratchDatabase, products: int, reports_per_product: int, m
     """Bulk-insert the corpus; returns counts, the sample keys the requests use, and the time it took."""
     from registry import create_app
     from registry.db import get_session
-    from registry.models import (Decision, Organization, Product, ProductIdentifier, Report, ReportEvent,
+    from registry.models import (Decision, DecisionPlan, Organization, Product, ProductIdentifier, Report, ReportEvent,
                                  ReportRevision, SearchDocument, SearchStandard, utcnow)
     from registry.services import accounts, search
     from registry.services.permissions import SYSTEM
@@ -222,6 +222,11 @@ def build_corpus(db: ScratchDatabase, products: int, reports_per_product: int, m
             session.execute(insert(SearchDocument.__table__), rows["search"])
             session.execute(insert(SearchStandard.__table__), rows["standards"])
             session.execute(insert(Decision.__table__), rows["decisions"])
+            session.execute(insert(DecisionPlan.__table__), [
+                dict(product_id=d["product_id"], market=d["market"], plan=d["detail"]["delta_test_plan"],
+                     savings=d["detail"]["savings"], conditional_savings=d["detail"]["conditional_savings"])
+                for d in rows["decisions"]
+            ])
             if sqlite:
                 session.execute(text("INSERT INTO search_models_fts(rowid, model_key) VALUES (:id, :key)"),
                                 rows["models"])
