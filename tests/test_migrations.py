@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from registry.cli import alembic_config
 from registry.db import Base, make_engine
+from tests.scratch import scratch_postgres_database
 from registry.models import search_object_filter
 
 
@@ -27,17 +26,8 @@ def empty_database(request, tmp_path):
     base = os.environ.get("TEST_DATABASE_URL", "")
     if not base.startswith("postgresql"):
         pytest.skip("PostgreSQL run only (TEST_DATABASE_URL=postgresql+psycopg://...)")
-    url = make_url(base)
-    name = f"{url.database}_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(base, "mig") as url:
+        yield url
 
 
 def _diff(url: str):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -57,20 +56,10 @@ def browser_database(tmp_path_factory):
     if not base.startswith("postgresql"):
         yield f"sqlite:///{tmp_path_factory.mktemp('browser') / 'registry.sqlite3'}"
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from tests.scratch import scratch_postgres_database
 
-    url = make_url(base)
-    name = f"{url.database}_browser_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(base, "browser") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
