@@ -30,6 +30,10 @@ class ORJSONProvider(JSONProvider):
         return orjson.loads(s)
 
 
+# The largest registry id: ids are 32-bit integers on PostgreSQL.
+MAX_ID = 2**31 - 1
+
+
 def _wants_problem() -> bool:
     return request.path.startswith(("/api/", "/schemas"))
 
@@ -73,7 +77,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from registry.api import bp as api_bp
     from registry.api import problems
     from registry.api.published_schemas import bp as schemas_bp
-    from registry.errors import RegistryError
+    from registry.errors import NotFound, RegistryError
     from registry.web import bp as web_bp
     from registry.web import html_error
 
@@ -92,6 +96,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.after_request(_page_headers)
 
     from registry.errors import Unauthenticated
+
+    @app.before_request
+    def _refuse_impossible_ids() -> None:
+        # Registry ids are 32-bit integers on PostgreSQL: a larger one names nothing, on a page as in the API,
+        # and must not reach the database (SQLite and psycopg both fail on it).
+        for name, value in (request.view_args or {}).items():
+            if isinstance(value, int) and not 0 < value <= MAX_ID:
+                raise NotFound(f"No such {name.replace('_', ' ')}: {value}.")
 
     @app.errorhandler(RegistryError)
     def _registry_error(exc: RegistryError):
