@@ -8,10 +8,8 @@ Alembic migrations build the same schema.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import create_app

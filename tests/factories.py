@@ -6,7 +6,6 @@ import copy
 import itertools
 import json
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from registry.config import PROJECT_DIR

@@ -17,8 +17,6 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from registry.models import (
-    Accreditation,
-    AccreditationEvent,
     CatalogueLoad,
     Market,
     Organization,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Sequence
 
 from sqlalchemy import func, select
