@@ -44,7 +44,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        event.listen(engine, "commit", _release_writer_lock)
+        event.listen(engine, "commit", _commit_then_release_writer_lock)
         event.listen(engine, "rollback", _release_writer_lock)
     return engine
 
@@ -127,6 +127,21 @@ def _acquire_writer_lock(engine: Engine) -> None:
     fd = _lock_fd(engine)
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _commit_then_release_writer_lock(connection) -> None:
+    """Commit, then let the next writer in.
+
+    SQLAlchemy announces a commit before it makes it. Releasing the lock then let the next writer's BEGIN IMMEDIATE
+    meet a commit still in progress (and sometimes a WAL checkpoint): SQLite made it sleep 1, 2, 5, 10 ms ...
+    So a writer commits here, under the lock; SQLAlchemy's own commit that follows finds no open transaction.
+    """
+    if not connection.info.get("registry_writer_lock"):
+        return
+    try:
+        connection.connection.dbapi_connection.execute("COMMIT")
+    finally:
+        _release_writer_lock(connection)
 
 
 def _release_writer_lock(connection) -> None:

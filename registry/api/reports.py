@@ -30,8 +30,11 @@ REPORT_SCHEMA_REF = {"$ref": "#/components/schemas/TestReportV1"}
 PROBLEM = {"description": "RFC 9457 problem details", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
+_RECEIPT = SubmissionReceipt()  # built once: a schema's constructor deep-copies its fields
+
+
 def _receipt(report) -> dict[str, Any]:
-    return SubmissionReceipt().dump({
+    return _RECEIPT.dump({
         "id": report.id, "report_number": report.report_number, "lab": report.lab_id, "status": report.status,
         "revision": report.current_revision,
         "product": {"id": report.product_id, "manufacturer": report.manufacturer_id, "model": report.model},

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry.db import begin_write
@@ -85,18 +85,24 @@ class LabStanding:
         return any((s := state_on(a, day)).active and standard_id in s.scope for a in self.accreditations)
 
 
+_accreditations = Accreditation.__table__
+_accreditation_events = AccreditationEvent.__table__
+_STANDING = (
+    select(
+        _accreditations.c.id, _accreditations.c.body_id, _accreditations.c.number, _accreditations.c.basis,
+        _accreditations.c.valid_from, _accreditations.c.valid_until, _accreditation_events.c.action,
+        _accreditation_events.c.status, _accreditation_events.c.scope, _accreditation_events.c.effective_on,
+        _accreditation_events.c.reason, _accreditation_events.c.acting_org, _accreditation_events.c.recorded_at,
+    )
+    .outerjoin(_accreditation_events, _accreditation_events.c.accreditation_id == _accreditations.c.id)
+    .where(_accreditations.c.lab_id == bindparam("lab_id"))
+    .order_by(_accreditations.c.id, _accreditation_events.c.effective_on, _accreditation_events.c.id)
+)
+
+
 def lab_standing(session: Session, lab_id: str) -> LabStanding:
-    rows = session.execute(
-        select(
-            Accreditation.id, Accreditation.body_id, Accreditation.number, Accreditation.basis,
-            Accreditation.valid_from, Accreditation.valid_until, AccreditationEvent.action, AccreditationEvent.status,
-            AccreditationEvent.scope, AccreditationEvent.effective_on, AccreditationEvent.reason,
-            AccreditationEvent.acting_org, AccreditationEvent.recorded_at,
-        )
-        .outerjoin(AccreditationEvent, AccreditationEvent.accreditation_id == Accreditation.id)
-        .where(Accreditation.lab_id == lab_id)
-        .order_by(Accreditation.id, AccreditationEvent.effective_on, AccreditationEvent.id)
-    ).all()
+    # Prebuilt: every submission asks (see services.reports).
+    rows = session.connection().execute(_STANDING, {"lab_id": lab_id}).all()
     heads: dict[int, tuple] = {}
     events: dict[int, list[EventRecord]] = {}
     for row in rows:

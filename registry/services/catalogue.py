@@ -306,9 +306,12 @@ _cache: dict[str, CatalogueSnapshot] = {}
 _cache_lock = threading.Lock()
 
 
+_LATEST_LOAD = select(func.max(CatalogueLoad.__table__.c.id))
+
+
 def snapshot(session: Session) -> CatalogueSnapshot:
     """The catalogue as of its latest load; rebuilt only when a newer load exists (one indexed query per call)."""
-    version = session.scalar(select(func.max(CatalogueLoad.id))) or 0
+    version = session.connection().execute(_LATEST_LOAD).scalar() or 0
     key = str(session.get_bind().engine.url)
     cached = _cache.get(key)
     if cached is not None and cached.version == version:

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.errors import Conflict, NotFound, SemanticViolation, Unauthenticated, Violation
@@ -81,15 +81,20 @@ def revoke_key(session: Session, principal: Principal, key_id: int) -> ApiKey:
     return record
 
 
+# Prebuilt: every authenticated API request runs it.
+_KEY_OWNER = (
+    select(ApiKey.__table__.c.org_id, Organization.__table__.c.kind, ApiKey.__table__.c.revoked_at,
+           ApiKey.__table__.c.expires_at)
+    .join(Organization.__table__, Organization.__table__.c.id == ApiKey.__table__.c.org_id)
+    .where(ApiKey.__table__.c.key_hash == bindparam("key_hash"))
+)
+
+
 def principal_for_key(session: Session, key: str | None) -> Principal:
     """Resolve a bearer key to its organization; no key is the anonymous public."""
     if key is None:
         return ANONYMOUS
-    row = session.execute(
-        select(ApiKey.org_id, Organization.kind, ApiKey.revoked_at, ApiKey.expires_at)
-        .join(Organization, Organization.id == ApiKey.org_id)
-        .where(ApiKey.key_hash == hash_key(key))
-    ).first()
+    row = session.connection().execute(_KEY_OWNER, {"key_hash": hash_key(key)}).first()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         raise Unauthenticated("The API key is unknown, revoked or expired.")
     return Principal(org_id=row.org_id, kind=row.kind)
