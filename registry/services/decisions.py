@@ -13,7 +13,7 @@ from multiprocessing import get_context
 from datetime import date
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from registry.db import begin_write
@@ -44,6 +44,7 @@ from registry.recognition import (
 )
 from registry.services import evidence as evidence_service
 from registry.services import rulebooks
+from registry.services.accreditation import lab_standing
 from registry.services.permissions import Principal, require
 
 BATCH = 500
@@ -133,6 +134,13 @@ class EngineInputs:
 
 
 _inputs_cache: dict[tuple, EngineInputs] = {}
+_INPUT_VERSIONS = select(
+    select(func.max(RulebookVersion.version)).where(RulebookVersion.status == "published").scalar_subquery(),
+    select(func.max(CatalogueLoad.id)).scalar_subquery(),
+    select(func.max(AccreditationEvent.id)).scalar_subquery(),
+    select(func.max(SchemeMembershipEvent.id)).scalar_subquery(),
+    select(func.count(Organization.id)).scalar_subquery(),
+)
 
 
 def engine_inputs(session: Session, as_of: date, rulebook_version: int | None = None) -> EngineInputs:
@@ -141,15 +149,7 @@ def engine_inputs(session: Session, as_of: date, rulebook_version: int | None = 
     One query reads the versions of what they depend on (rulebook versions, catalogue loads, accreditation and
     scheme events, organizations); a submission then pays for evaluating its product only.
     """
-    versions = session.execute(
-        select(
-            select(func.max(RulebookVersion.version)).where(RulebookVersion.status == "published").scalar_subquery(),
-            select(func.max(CatalogueLoad.id)).scalar_subquery(),
-            select(func.max(AccreditationEvent.id)).scalar_subquery(),
-            select(func.max(SchemeMembershipEvent.id)).scalar_subquery(),
-            select(func.count(Organization.id)).scalar_subquery(),
-        )
-    ).one()
+    versions = session.connection().execute(_INPUT_VERSIONS).one()
     key = (str(session.get_bind().engine.url), tuple(versions), rulebook_version, as_of)
     cached = _inputs_cache.get(key)
     if cached is not None:
@@ -181,13 +181,27 @@ def compute(session: Session, inputs: EngineInputs, product_ids: Sequence[int],
     return {pid: decide(inputs, facts[pid], evidence[pid], markets) for pid in product_ids if pid in facts}
 
 
-def store(session: Session, decided: dict[int, dict[str, MarketDecision]]) -> None:
-    """Replace the stored decisions of these products (derived data: the engine can always recompute them)."""
+_LAB_COUNTRY = select(Organization.__table__.c.country).where(Organization.__table__.c.id == bindparam("id"))
+_DELETE_PLANS = delete(DecisionPlan.__table__).where(
+    DecisionPlan.__table__.c.product_id.in_(bindparam("ids", expanding=True)))
+_DELETE_DECISIONS = delete(Decision.__table__).where(
+    Decision.__table__.c.product_id.in_(bindparam("ids", expanding=True)))
+_INSERT_DECISIONS = insert(Decision.__table__)
+_INSERT_PLANS = insert(DecisionPlan.__table__)
+
+
+def store(session: Session, decided: dict[int, dict[str, MarketDecision]], fresh: bool = False) -> None:
+    """Replace the stored decisions of these products (derived data: the engine can always recompute them).
+
+    `fresh`: the products were registered in this transaction, so there is nothing to replace.
+    """
     if not decided:
         return
     begin_write(session)  # a no-op inside a write use case; a batch recompute computed under a read transaction
-    session.execute(delete(DecisionPlan).where(DecisionPlan.product_id.in_(list(decided))))
-    session.execute(delete(Decision).where(Decision.product_id.in_(list(decided))))
+    conn = session.connection()
+    if not fresh:
+        conn.execute(_DELETE_PLANS, {"ids": list(decided)})
+        conn.execute(_DELETE_DECISIONS, {"ids": list(decided)})
     now = utcnow()
     rows = []
     for pid, by_market in decided.items():
@@ -199,9 +213,9 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]]) -> No
                 detail=decision_document(decision), inputs_digest=decision.inputs_digest, computed_at=now,
             ))
     if rows:
-        session.execute(insert(Decision.__table__), rows)
+        conn.execute(_INSERT_DECISIONS, rows)
         # Dashboards read a decision's plan and savings from decision_plans: a few KB instead of the whole detail.
-        session.execute(insert(DecisionPlan.__table__), [
+        conn.execute(_INSERT_PLANS, [
             dict(product_id=r["product_id"], market=r["market"], plan=r["detail"]["delta_test_plan"],
                  savings=r["detail"]["savings"], conditional_savings=r["detail"]["conditional_savings"])
             for r in rows
@@ -214,9 +228,29 @@ def recompute_products(session: Session, product_ids: Sequence[int], as_of: date
     store(session, compute(session, inputs, product_ids))
 
 
-def on_evidence_changed(session: Session, product_id: int) -> None:
-    """Listener for report writes: the product's decisions follow its evidence in the same transaction."""
-    recompute_products(session, [product_id])
+def on_evidence_changed(session: Session, change) -> None:
+    """Listener for report writes (a `reports.EvidenceChange`): the product's decisions follow its evidence in the
+    same transaction."""
+    if not change.created or change.document is None:
+        recompute_products(session, [change.product_id])
+        return
+    # A product registered by this very write: its evidence is the document in hand, nothing to read back.
+    inputs = engine_inputs(session, date.today())
+    document = change.document
+    lab_id = document["lab"]
+    if lab_id not in inputs.standings:
+        inputs.standings[lab_id] = lab_standing(session, lab_id)
+    country = next((lab.country for lab in inputs.labs if lab.lab_id == lab_id), None)
+    if country is None:
+        country = session.connection().execute(_LAB_COUNTRY, {"id": lab_id}).scalar() or ""
+    declared = document["product"]
+    description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
+    certificates = [(c["scheme"], c["number"]) for c in declared.get("certificates", [])]
+    facts = evidence_service.declared_facts(change.product_id, declared["category"], description,
+                                            dict.fromkeys(certificates))
+    evidence = evidence_service.evidence_of_document(change.report_id, document, change.flags, country,
+                                                     inputs.standings[lab_id], inputs.timeline)
+    store(session, {change.product_id: decide(inputs, facts, evidence)}, fresh=True)
 
 
 def products_of_lab(session: Session, lab_id: str) -> list[int]:

@@ -142,11 +142,17 @@ def lab_facts(session: Session, as_of: date, timeline: SchemeTimeline | None = N
 
 
 def _facts_of(product: Product, certificates: Iterable[tuple[str, str]]) -> ProductFacts:
-    d = product.description or {}
+    return declared_facts(product.id, product.category, product.description, certificates)
+
+
+def declared_facts(product_id: int, category: str, description: dict | None,
+                   certificates: Iterable[tuple[str, str]]) -> ProductFacts:
+    """The engine's view of a product from its declaration (the `product` of its latest report, as stored)."""
+    d = description or {}
     ratings = d.get("ratings", {})
     return ProductFacts(
-        product_id=product.id,
-        category=product.category,
+        product_id=product_id,
+        category=category,
         max_power_kw=float(ratings.get("max_power_kw") or 0),
         connectors=frozenset(d.get("connectors", [])),
         cooling=d.get("cooling", ""),
@@ -168,6 +174,32 @@ def product_facts(session: Session, product_ids: Sequence[int]) -> dict[int, Pro
         p.id: _facts_of(p, certificates.get(p.id, ()))
         for p in session.scalars(select(Product).where(Product.id.in_(product_ids)))
     }
+
+
+def evidence_of_document(
+    report_id: int, document: dict, flags: Sequence[tuple[bool, bool]], lab_country: str, standing: LabStanding,
+    timeline: SchemeTimeline,
+) -> tuple[ResultEvidence, ...]:
+    """The evidence of a report just filed, from the document in hand: what `evidence_for` would read back."""
+    issued_on = date.fromisoformat(document["issued_on"])
+    out = []
+    schemes_cache: dict[tuple[str, date], frozenset[str]] = {}
+    for (_verified, accredited), result in zip(flags, document["results"]):
+        performed_on = date.fromisoformat(result["performed_on"])
+        key = (result["standard"], performed_on)
+        if key not in schemes_cache:
+            schemes_cache[key] = lab_schemes_on(standing, timeline, result["standard"], performed_on)
+        conditions = result.get("conditions") or {}
+        ambient = conditions.get("ambient_temperature_c") or {}
+        out.append(ResultEvidence(
+            report_id=report_id, report_number=document["report_number"], revision=1, lab_id=document["lab"],
+            report_status="valid", withdrawn_on=None, issued_on=issued_on, standard=result["standard"],
+            clause=result["clause"], test_item=result["test_item"], verdict=result["verdict"],
+            performed_on=performed_on, accredited=accredited, lab_schemes=schemes_cache[key],
+            lab_country=lab_country or "", ambient_min_c=ambient.get("min"), ambient_max_c=ambient.get("max"),
+            supply_frequency_hz=conditions.get("supply_frequency_hz"),
+        ))
+    return tuple(out)
 
 
 def evidence_for(

@@ -31,9 +31,28 @@ from registry.services import catalogue as catalogue_service
 from registry.services.accreditation import LabStanding, lab_standing
 from registry.services.permissions import Principal, can, require
 
-# Called with (session, product_id) inside the writing transaction, before commit; the recognition engine
-# registers here so decisions are recomputed atomically with the evidence that changed them.
-EvidenceListener = Callable[[Session, int], None]
+
+
+@dataclass(frozen=True)
+class EvidenceChange:
+    """What a write did to one product's evidence, for the listeners that keep derived data in step with it.
+
+    `created` says the write registered the product: its only evidence is then `document` (the report just filed,
+    with `flags` from the checks), so a listener can work from the document in hand instead of reading it back.
+    """
+
+    product_id: int
+    created: bool = False
+    report_id: int | None = None
+    document: dict[str, Any] | None = None
+    flags: tuple[tuple[bool, bool], ...] = ()
+    manufacturer_id: str | None = None
+    model_key: str | None = None
+
+
+# Called with (session, change) inside the writing transaction, before commit; the recognition engine and the
+# search index register here so what they derive is rewritten atomically with the evidence that changed it.
+EvidenceListener = Callable[[Session, EvidenceChange], None]
 evidence_listeners: list[EvidenceListener] = []
 
 # Staged by the caller in the same transaction (e.g. the Idempotency-Key answer), after the write, before commit.
@@ -305,10 +324,16 @@ class Filed:
     model: str
 
 
-def _notify(session: Session, *product_ids: int) -> None:
-    for product_id in dict.fromkeys(product_ids):
+def _notify(session: Session, *changes: EvidenceChange | int) -> None:
+    seen: set[int] = set()
+    for change in changes:
+        if isinstance(change, int):
+            change = EvidenceChange(change)
+        if change.product_id in seen:
+            continue
+        seen.add(change.product_id)
         for listener in evidence_listeners:
-            listener(session, product_id)
+            listener(session, change)
 
 
 def _finish(session: Session, filed: Filed, before_commit: BeforeCommit | None) -> Filed:
@@ -369,7 +394,8 @@ def submit_report(
     _insert_revision(session, report_id, 1, document, flags, principal, None, now)
     _record_identifiers(session, product, document["product"].get("certificates", []), report_id)
     _add_event(session, report_id, "submitted", 1, principal.org_id, today, now)
-    _notify(session, product.id)
+    _notify(session, EvidenceChange(product.id, product.created, report_id, document, tuple(flags),
+                                    product.manufacturer_id, _model_key(document["product"]["model"])))
     filed = Filed(report_id, number, principal.org_id, "valid", 1, product.id, product.manufacturer_id,
                   document["product"]["model"])
     return _finish(session, filed, before_commit)

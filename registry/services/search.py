@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import (
@@ -162,24 +163,60 @@ def document_rows(session: Session, product_ids: Sequence[int]) -> tuple[list[di
     documents, standards = [], []
     for r in rows:
         product = products[r.product_id]
-        declared = r.document.get("product", {})
-        cited = sorted({res["standard"] for res in r.document.get("results", [])})
-        certificates = [(c.get("scheme", ""), c.get("number", "")) for c in declared.get("certificates", [])]
-        certificates += identifiers.get(r.product_id, [])
-        lab, maker = names.get(r.lab_id), names.get(product.manufacturer_id)
-        variants = [v.get("model") for v in declared.get("variants", []) if isinstance(v, dict)]
-        documents.append(dict(
-            report_id=r.id, product_id=r.product_id, lab_id=r.lab_id, status=r.status, revision=r.current_revision,
-            issued_on=r.issued_on, indexed_at=now,
-            terms=index_terms(
-                [r.lab_id, lab and lab.name_en, lab and lab.name_zh, product.manufacturer_id,
-                 maker and maker.name_en, maker and maker.name_zh, declared.get("trademark"),
-                 " ".join(sorted({scheme for scheme, _n in certificates}))],
-                [r.report_number, product.model, *variants, *cited, *sorted({n for _s, n in certificates})],
-            ),
-        ))
-        standards.extend(dict(report_id=r.id, standard_id=s) for s in cited)
+        document, cited = _report_rows(r.id, r.product_id, r.lab_id, r.report_number, r.status, r.current_revision,
+                                       r.issued_on, r.document, product.model, product.manufacturer_id,
+                                       identifiers.get(r.product_id, []), names, now)
+        documents.append(document)
+        standards.extend(cited)
     return documents, standards
+
+
+def _report_rows(report_id, product_id, lab_id, report_number, status, revision, issued_on, report_document,
+                 model, manufacturer_id, identifiers, names, now) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One report's search row and its standard rows."""
+    declared = report_document.get("product", {})
+    cited = sorted({res["standard"] for res in report_document.get("results", [])})
+    certificates = [(c.get("scheme", ""), c.get("number", "")) for c in declared.get("certificates", [])]
+    certificates += identifiers
+    lab, maker = names.get(lab_id), names.get(manufacturer_id)
+    variants = [v.get("model") for v in declared.get("variants", []) if isinstance(v, dict)]
+    document = dict(
+        report_id=report_id, product_id=product_id, lab_id=lab_id, status=status, revision=revision,
+        issued_on=issued_on, indexed_at=now,
+        terms=index_terms(
+            [lab_id, lab and lab.name_en, lab and lab.name_zh, manufacturer_id,
+             maker and maker.name_en, maker and maker.name_zh, declared.get("trademark"),
+             " ".join(sorted({scheme for scheme, _n in certificates}))],
+            [report_number, model, *variants, *cited, *sorted({n for _s, n in certificates})],
+        ),
+    )
+    return document, [dict(report_id=report_id, standard_id=s) for s in cited]
+
+
+_organizations = Organization.__table__
+_ORG_NAMES = select(_organizations.c.id, _organizations.c.name_en, _organizations.c.name_zh).where(
+    _organizations.c.id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_DOCUMENT = insert(SearchDocument.__table__)
+_INSERT_STANDARDS = insert(SearchStandard.__table__)
+_INSERT_MODEL = text("INSERT INTO search_models_fts(rowid, model_key) VALUES (:id, :key)")
+
+
+def _index_new_product(session: Session, change) -> None:
+    """A product registered by this write has one report, the document in hand: index it without reading back."""
+    conn = session.connection()
+    document = change.document
+    names = {o.id: o for o in conn.execute(_ORG_NAMES, {"ids": [document["lab"], change.manufacturer_id]})}
+    row, cited = _report_rows(
+        change.report_id, change.product_id, document["lab"], document["report_number"], "valid", 1,
+        date.fromisoformat(document["issued_on"]), document, document["product"]["model"], change.manufacturer_id,
+        [], names, utcnow(),
+    )
+    conn.execute(_INSERT_DOCUMENT, row)
+    if cited:
+        conn.execute(_INSERT_STANDARDS, cited)
+    if conn.dialect.name == "sqlite":
+        conn.execute(_INSERT_MODEL, {"id": change.product_id, "key": change.model_key})
 
 
 def refresh_products(session: Session, product_ids: Sequence[int]) -> None:
@@ -207,9 +244,13 @@ def refresh_products(session: Session, product_ids: Sequence[int]) -> None:
                             {"id": pid, "key": key})
 
 
-def on_evidence_changed(session: Session, product_id: int) -> None:
-    """Listener for report writes: the product's search rows follow its reports in the same transaction."""
-    refresh_products(session, [product_id])
+def on_evidence_changed(session: Session, change) -> None:
+    """Listener for report writes (a `reports.EvidenceChange`): the product's search rows follow its reports in the
+    same transaction."""
+    if change.created and change.document is not None:
+        _index_new_product(session, change)
+    else:
+        refresh_products(session, [change.product_id])
 
 
 def reindex_missing(session: Session, everything: bool = False, batch: int = 500) -> int:

@@ -1,0 +1,66 @@
+"""A product's first report: decisions and search rows are derived from the document in hand, not read back.
+
+What the fast path writes must be exactly what the general path (read the product's evidence from the database)
+writes, or lookups would change after the next recompute.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from registry.models import Decision, DecisionPlan, SearchDocument, SearchStandard
+from registry.services import decisions, search
+from tests.factories import report_document, submit
+
+
+def _decisions(session, product_id):
+    rows = session.scalars(select(Decision).where(Decision.product_id == product_id).order_by(Decision.market)).all()
+    plans = session.scalars(
+        select(DecisionPlan).where(DecisionPlan.product_id == product_id).order_by(DecisionPlan.market)).all()
+    return ([(r.market, r.verdict, r.recognized, r.conditional, r.owed, r.rulebook_version, r.as_of, r.inputs_digest,
+              r.detail) for r in rows],
+            [(p.market, p.plan, p.savings, p.conditional_savings) for p in plans])
+
+
+def _search_rows(session, product_id):
+    documents = session.scalars(select(SearchDocument).where(SearchDocument.product_id == product_id)).all()
+    standards = session.scalars(select(SearchStandard).where(
+        SearchStandard.report_id.in_([d.report_id for d in documents])).order_by(SearchStandard.standard_id)).all()
+    return ([(d.report_id, d.lab_id, d.status, d.revision, d.issued_on, d.terms) for d in documents],
+            [(s.report_id, s.standard_id) for s in standards])
+
+
+@pytest.mark.parametrize("base", ["cn", "de", "sg"])
+def test_first_report_of_a_product_derives_what_a_rebuild_derives(session, base):
+    document = report_document(base)
+    document["product"]["model"] = f"FAST-PATH-{document['report_number']}"
+    document["product"].setdefault("certificates", []).append({"scheme": "IECEE_CB", "number": f"CB-{base}-77", "issuer": "TEST"})
+    filed = submit(session, document)
+
+    stored_decisions = _decisions(session, filed.product_id)
+    stored_search = _search_rows(session, filed.product_id)
+    assert len(stored_decisions[0]) == len(decisions.target_markets(session)) > 0
+    assert stored_search[0] and stored_search[1]
+
+    decisions.recompute_products(session, [filed.product_id])
+    search.refresh_products(session, [filed.product_id])
+    session.flush()
+    session.expire_all()
+
+    assert _decisions(session, filed.product_id) == stored_decisions
+    assert _search_rows(session, filed.product_id) == stored_search
+
+
+def test_second_report_of_the_product_takes_the_general_path(session):
+    first = report_document("cn")
+    first["product"]["model"] = "FAST-PATH-TWICE"
+    submit(session, first)
+    second = report_document("de")
+    second["product"] = dict(first["product"])
+    filed = submit(session, second)
+    stored = _decisions(session, filed.product_id)
+    # Both reports' results count: the product's decisions cite evidence from each report.
+    cited = {e["report_number"] for row in stored[0] for r in row[8]["requirements"] for e in r["evidence"]}
+    assert {first["report_number"], second["report_number"]} <= cited
+    assert len(_search_rows(session, filed.product_id)[0]) == 2
