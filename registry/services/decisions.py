@@ -41,6 +41,7 @@ from registry.recognition import (
     Rulebook,
     Status,
     evaluate_markets,
+    inputs_digest,
 )
 from registry.services import evidence as evidence_service
 from registry.services import rulebooks
@@ -69,8 +70,38 @@ def _text(reason) -> dict[str, Any]:
     return {"en": reason.message_en}
 
 
-def decision_document(decision: MarketDecision) -> dict[str, Any]:
+def _requirement_document(r) -> dict[str, Any]:
+    return {
+        "requirement_id": r.requirement_id, "test_item": r.test_item, "status": r.status.value,
+        "rule_id": r.rule_id, "rule_version": r.rule_version,
+        "evidence": [{"report_id": e[0], "report_number": e[1], "revision": e[2], "standard": e[3],
+                      "clause": e[4]} for e in r.evidence],
+        "reasons": [{"rule_id": x.rule_id, "version": x.version, "passed": x.passed, "message": _text(x)}
+                    for x in r.reasons],
+        "extra_steps": list(r.extra_steps),
+    }
+
+
+def decision_documents(decided: dict[str, MarketDecision]) -> dict[str, dict[str, Any]]:
+    """Several markets' decisions of one product as plain JSON data.
+
+    The engine decides a requirement shared by several markets once (the ASEAN members inherit most of theirs), so
+    each requirement decision is converted once too; the documents share those parts, which are only read.
+    """
+    memo: dict[int, dict[str, Any]] = {}
+    return {market: decision_document(decision, memo) for market, decision in decided.items()}
+
+
+def decision_document(decision: MarketDecision, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A MarketDecision as plain JSON data (what is stored and served)."""
+    if memo is None:
+        memo = {}
+    requirements = []
+    for r in decision.requirements:
+        converted = memo.get(id(r))
+        if converted is None:
+            converted = memo[id(r)] = _requirement_document(r)
+        requirements.append(converted)
 
     def item(i):
         return {"requirement_id": i.requirement_id, "test_item": i.test_item, "standards": list(i.standards),
@@ -87,18 +118,7 @@ def decision_document(decision: MarketDecision) -> dict[str, Any]:
         "as_of": decision.as_of.isoformat(),
         "rulebook_version": decision.rulebook_version,
         "verdict": decision.verdict.value,
-        "requirements": [
-            {
-                "requirement_id": r.requirement_id, "test_item": r.test_item, "status": r.status.value,
-                "rule_id": r.rule_id, "rule_version": r.rule_version,
-                "evidence": [{"report_id": e[0], "report_number": e[1], "revision": e[2], "standard": e[3],
-                              "clause": e[4]} for e in r.evidence],
-                "reasons": [{"rule_id": x.rule_id, "version": x.version, "passed": x.passed, "message": _text(x)}
-                            for x in r.reasons],
-                "extra_steps": list(r.extra_steps),
-            }
-            for r in decision.requirements
-        ],
+        "requirements": requirements,
         "delta_test_plan": {
             "items": [item(i) for i in plan.items], "total_cost_min": plan.total_cost_min,
             "total_cost_max": plan.total_cost_max, "currency": plan.currency, "lead_time_days": plan.lead_time_days,
@@ -139,7 +159,7 @@ _INPUT_VERSIONS = select(
     select(func.max(CatalogueLoad.id)).scalar_subquery(),
     select(func.max(AccreditationEvent.id)).scalar_subquery(),
     select(func.max(SchemeMembershipEvent.id)).scalar_subquery(),
-    select(func.count(Organization.id)).scalar_subquery(),
+    select(func.count(Organization.id)).where(Organization.kind == "lab").scalar_subquery(),  # labs, for lab facts
 )
 
 
@@ -147,7 +167,7 @@ def engine_inputs(session: Session, as_of: date, rulebook_version: int | None = 
     """The shared engine inputs, cached per process until anything they derive from changes.
 
     One query reads the versions of what they depend on (rulebook versions, catalogue loads, accreditation and
-    scheme events, organizations); a submission then pays for evaluating its product only.
+    scheme events, labs); a submission then pays for evaluating its product only.
     """
     versions = session.connection().execute(_INPUT_VERSIONS).one()
     key = (str(session.get_bind().engine.url), tuple(versions), rulebook_version, as_of)
@@ -202,17 +222,27 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]], fresh
     if not fresh:
         conn.execute(_DELETE_PLANS, {"ids": list(decided)})
         conn.execute(_DELETE_DECISIONS, {"ids": list(decided)})
+    rows_of = {}
+    for pid, by_market in decided.items():
+        documents = decision_documents(by_market)
+        rows_of[pid] = {market: (d, documents[market], d.inputs_digest) for market, d in by_market.items()}
+    _insert(session, rows_of)
+
+
+def _insert(session: Session, rows_of: dict[int, dict[str, tuple[MarketDecision, dict[str, Any], str]]]) -> None:
+    """Insert decisions given as {product: {market: (decision, its stored document, its inputs digest)}}."""
     now = utcnow()
     rows = []
-    for pid, by_market in decided.items():
-        for market, decision in by_market.items():
+    for pid, by_market in rows_of.items():
+        for market, (decision, document, digest) in by_market.items():
             recognized, conditional, owed = _counts(decision)
             rows.append(dict(
                 product_id=pid, market=market, rulebook_version=decision.rulebook_version, as_of=decision.as_of,
                 verdict=decision.verdict.value, recognized=recognized, conditional=conditional, owed=owed,
-                detail=decision_document(decision), inputs_digest=decision.inputs_digest, computed_at=now,
+                detail=document, inputs_digest=digest, computed_at=now,
             ))
     if rows:
+        conn = session.connection()
         conn.execute(_INSERT_DECISIONS, rows)
         # Dashboards read a decision's plan and savings from decision_plans: a few KB instead of the whole detail.
         conn.execute(_INSERT_PLANS, [
@@ -228,14 +258,13 @@ def recompute_products(session: Session, product_ids: Sequence[int], as_of: date
     store(session, compute(session, inputs, product_ids))
 
 
-def on_evidence_changed(session: Session, change) -> None:
-    """Listener for report writes (a `reports.EvidenceChange`): the product's decisions follow its evidence in the
-    same transaction."""
-    if not change.created or change.document is None:
-        recompute_products(session, [change.product_id])
-        return
-    # A product registered by this very write: its evidence is the document in hand, nothing to read back.
-    inputs = engine_inputs(session, date.today())
+def market_digests(product: ProductFacts, evidence: Sequence[ResultEvidence], rulebook: Rulebook,
+                   catalogue: CatalogueFacts, labs: Sequence[LabFacts], markets: Sequence[str], as_of: date) -> dict[str, str]:
+    return {market: inputs_digest(product, evidence, rulebook, catalogue, labs, market, as_of) for market in markets}
+
+
+def _first_report_inputs(session: Session, inputs: EngineInputs, change) -> tuple[ProductFacts, tuple[ResultEvidence, ...]]:
+    """A new product's facts and evidence, from the report that registers it (the document in hand)."""
     document = change.document
     lab_id = document["lab"]
     if lab_id not in inputs.standings:
@@ -246,11 +275,45 @@ def on_evidence_changed(session: Session, change) -> None:
     declared = document["product"]
     description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
     certificates = [(c["scheme"], c["number"]) for c in declared.get("certificates", [])]
-    facts = evidence_service.declared_facts(change.product_id, declared["category"], description,
-                                            dict.fromkeys(certificates))
+    facts = evidence_service.declared_facts(change.product_id, declared["category"], description, certificates)
     evidence = evidence_service.evidence_of_document(change.report_id, document, change.flags, country,
                                                      inputs.standings[lab_id], inputs.timeline)
-    store(session, {change.product_id: decide(inputs, facts, evidence)}, fresh=True)
+    return facts, evidence
+
+
+def prepare_new_product(session: Session, change) -> dict[str, Any]:
+    """Preparer for a submission registering a new product: decide it before the write lock is taken.
+
+    The product and report ids are not known yet (0). Decisions do not depend on them; only the citations (report
+    id) and the inputs digest do, and `on_evidence_changed` fills those in under the lock.
+    """
+    inputs = engine_inputs(session, date.today())
+    facts, evidence = _first_report_inputs(session, inputs, change)
+    decided = decide(inputs, facts, evidence)
+    return {"decisions": (inputs, decided, decision_documents(decided))}
+
+
+def on_evidence_changed(session: Session, change) -> None:
+    """Listener for report writes (a `reports.EvidenceChange`): the product's decisions follow its evidence in the
+    same transaction."""
+    if not change.created or change.document is None:
+        recompute_products(session, [change.product_id])
+        return
+    # A product registered by this very write: its evidence is the document in hand, nothing to read back.
+    inputs = engine_inputs(session, date.today())
+    facts, evidence = _first_report_inputs(session, inputs, change)
+    prepared = change.prepared.get("decisions")
+    if prepared is None or prepared[0] is not inputs:  # not prepared, or the rulebook, catalogue or a lab changed since
+        store(session, {change.product_id: decide(inputs, facts, evidence)}, fresh=True)
+        return
+    _inputs, decided, documents = prepared
+    digests = market_digests(facts, evidence, inputs.rulebook, inputs.catalogue, inputs.labs, list(decided), inputs.as_of)
+    for market, document in documents.items():
+        document["inputs_digest"] = digests[market]
+        for requirement in document["requirements"]:
+            for cited in requirement["evidence"]:
+                cited["report_id"] = change.report_id  # the product's only report
+    _insert(session, {change.product_id: {m: (d, documents[m], digests[m]) for m, d in decided.items()}})
 
 
 def products_of_lab(session: Session, lab_id: str) -> list[int]:

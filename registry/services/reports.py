@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import orjson
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
@@ -48,12 +48,20 @@ class EvidenceChange:
     flags: tuple[tuple[bool, bool], ...] = ()
     manufacturer_id: str | None = None
     model_key: str | None = None
+    prepared: Mapping[str, Any] = field(default_factory=dict)  # what the preparers computed before the write lock
 
 
 # Called with (session, change) inside the writing transaction, before commit; the recognition engine and the
 # search index register here so what they derive is rewritten atomically with the evidence that changed it.
 EvidenceListener = Callable[[Session, EvidenceChange], None]
 evidence_listeners: list[EvidenceListener] = []
+
+# Called with (session, change) for a submission that will, by what the registry holds before the write lock,
+# register a new product (`change.product_id` and `report_id` are still 0). What they return is handed to the
+# listeners in `change.prepared`: the costly part of deriving a new product's data is then done outside the lock,
+# while other submissions write. A listener must check that what was prepared still holds.
+EvidencePreparer = Callable[[Session, EvidenceChange], Mapping[str, Any]]
+evidence_preparers: list[EvidencePreparer] = []
 
 # Staged by the caller in the same transaction (e.g. the Idempotency-Key answer), after the write, before commit.
 BeforeCommit = Callable[[Session, "Filed"], None]
@@ -186,8 +194,9 @@ _INSERT_RESULTS = insert(_results)
 _INSERT_EVENT = insert(_events)
 
 
-def _resolve_manufacturer(session: Session, declared: dict[str, Any]) -> str:
-    """Find the manufacturer by registry id, else by name and country; register it when first named."""
+def _resolve_manufacturer(session: Session, declared: dict[str, Any], create: bool = True) -> str | None:
+    """Find the manufacturer by registry id, else by name and country; register it when first named (or, with
+    `create=False`, return None)."""
     conn = session.connection()
     if "registry_id" in declared:
         kind = conn.execute(_ORG_KIND, {"id": declared["registry_id"]}).scalar()
@@ -201,6 +210,8 @@ def _resolve_manufacturer(session: Session, declared: dict[str, Any]) -> str:
     for org_id, name_en, name_zh in conn.execute(_MANUFACTURERS_IN, {"country": declared["country"]}):
         if _model_key(name_en) == key or (name_zh and _model_key(name_zh) == key):
             return org_id
+    if not create:
+        return None
     base = f"mfr-{declared['country'].lower()}-{_slug(declared['name'])}"
     org_id, n = base, 1
     while conn.execute(_ORG_KIND, {"id": org_id}).first() is not None:
@@ -240,6 +251,16 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime) 
         conn.execute(_UPDATE_PRODUCT, dict(product_id=found.id, description=description,
                                            category=declared["category"], updated_at=now))
     return ResolvedProduct(found.id, manufacturer_id, False)
+
+
+def _is_new_product(session: Session, declared: dict[str, Any]) -> bool:
+    """Whether the declaration names a product the registry does not hold yet (a read, before the write lock)."""
+    manufacturer_id = _resolve_manufacturer(session, declared["manufacturer"], create=False)
+    if manufacturer_id is None:
+        return True
+    key = _model_key(declared["model"])
+    return session.connection().execute(
+        _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).first() is None
 
 
 def _record_identifiers(session: Session, product: ResolvedProduct, certificates: list[dict[str, Any]],
@@ -376,7 +397,13 @@ def submit_report(
     if session.connection().execute(_REPORT_BY_NUMBER, {"lab_id": principal.org_id, "report_number": number}).first():
         raise _duplicate(number, principal.org_id)
     # Checks read; only the writes below hold the write lock, so concurrent submissions validate in parallel.
-    flags = _validate(session, document, today, skew_days)
+    flags = tuple(_validate(session, document, today, skew_days))
+    model_key = _model_key(document["product"]["model"])
+    prepared: dict[str, Any] = {}
+    if evidence_preparers and _is_new_product(session, document["product"]):
+        preview = EvidenceChange(0, True, 0, document, flags, None, model_key)
+        for prepare in evidence_preparers:
+            prepared.update(prepare(session, preview))
     begin_write(session)
     now = utcnow()
     product = _resolve_product(session, document["product"], now)
@@ -394,8 +421,8 @@ def submit_report(
     _insert_revision(session, report_id, 1, document, flags, principal, None, now)
     _record_identifiers(session, product, document["product"].get("certificates", []), report_id)
     _add_event(session, report_id, "submitted", 1, principal.org_id, today, now)
-    _notify(session, EvidenceChange(product.id, product.created, report_id, document, tuple(flags),
-                                    product.manufacturer_id, _model_key(document["product"]["model"])))
+    _notify(session, EvidenceChange(product.id, product.created, report_id, document, flags, product.manufacturer_id,
+                                    model_key, prepared if product.created else {}))
     filed = Filed(report_id, number, principal.org_id, "valid", 1, product.id, product.manufacturer_id,
                   document["product"]["model"])
     return _finish(session, filed, before_commit)

@@ -64,3 +64,51 @@ def test_second_report_of_the_product_takes_the_general_path(session):
     cited = {e["report_number"] for row in stored[0] for r in row[8]["requirements"] for e in r["evidence"]}
     assert {first["report_number"], second["report_number"]} <= cited
     assert len(_search_rows(session, filed.product_id)[0]) == 2
+
+
+def _submit_with_preparer(session, monkeypatch, tamper):
+    """Submit a new product's first report with the decisions preparer's result passed through `tamper`."""
+    from registry.services import reports
+
+    original = decisions.prepare_new_product
+
+    def preparer(session_, change):
+        return {"decisions": tamper(*original(session_, change)["decisions"])}
+
+    monkeypatch.setattr(reports, "evidence_preparers", [preparer])
+    document = report_document("cn")
+    document["product"]["model"] = f"PREPARED-{document['report_number']}"
+    return submit(session, document)
+
+
+def test_decisions_prepared_before_the_lock_are_stored_with_the_real_ids(session, monkeypatch):
+    seen = {}
+
+    def keep(inputs, decided, documents):
+        seen["verdicts"] = {market: document["verdict"] for market, document in documents.items()}
+        documents["CN"]["verdict"] = "prepared-outside-the-lock"  # marks the prepared copy
+        return inputs, decided, documents
+
+    filed = _submit_with_preparer(session, monkeypatch, keep)
+    stored = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
+    assert stored["CN"][8]["verdict"] == "prepared-outside-the-lock"
+    cited = {e["report_id"] for row in stored.values() for r in row[8]["requirements"] for e in r["evidence"]}
+    assert cited == {filed.id}, "citations carry the report id assigned under the lock, not the placeholder"
+    decisions.recompute_products(session, [filed.product_id])
+    session.flush()
+    session.expire_all()
+    rebuilt = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
+    assert {m: row[7] for m, row in rebuilt.items()} == {m: row[7] for m, row in stored.items()}, "same digests"
+    assert {m: row[8]["verdict"] for m, row in rebuilt.items()} == seen["verdicts"]
+
+
+def test_decisions_prepared_on_inputs_that_changed_since_are_recomputed(session, monkeypatch):
+    import dataclasses
+
+    def stale(inputs, decided, documents):
+        documents["CN"]["verdict"] = "stale"
+        return dataclasses.replace(inputs), decided, documents  # an equal copy is not the inputs in force
+
+    filed = _submit_with_preparer(session, monkeypatch, stale)
+    stored = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
+    assert stored["CN"][8]["verdict"] != "stale"
