@@ -7,6 +7,7 @@ product in batches. Lookups for today read the stored rows; `as_of` in the past 
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -220,13 +221,18 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]], fresh
     begin_write(session)  # a no-op inside a write use case; a batch recompute computed under a read transaction
     conn = session.connection()
     if not fresh:
-        conn.execute(_DELETE_PLANS, {"ids": list(decided)})
-        conn.execute(_DELETE_DECISIONS, {"ids": list(decided)})
+        _delete(session, list(decided))
     rows_of = {}
     for pid, by_market in decided.items():
         documents = decision_documents(by_market)
         rows_of[pid] = {market: (d, documents[market], d.inputs_digest) for market, d in by_market.items()}
     _insert(session, rows_of)
+
+
+def _delete(session: Session, product_ids: list[int]) -> None:
+    conn = session.connection()
+    conn.execute(_DELETE_PLANS, {"ids": product_ids})
+    conn.execute(_DELETE_DECISIONS, {"ids": product_ids})
 
 
 def _insert(session: Session, rows_of: dict[int, dict[str, tuple[MarketDecision, dict[str, Any], str]]]) -> None:
@@ -263,8 +269,8 @@ def market_digests(product: ProductFacts, evidence: Sequence[ResultEvidence], ru
     return {market: inputs_digest(product, evidence, rulebook, catalogue, labs, market, as_of) for market in markets}
 
 
-def _first_report_inputs(session: Session, inputs: EngineInputs, change) -> tuple[ProductFacts, tuple[ResultEvidence, ...]]:
-    """A new product's facts and evidence, from the report that registers it (the document in hand)."""
+def _document_evidence(session: Session, inputs: EngineInputs, change, report_id: int) -> tuple[ResultEvidence, ...]:
+    """The evidence of the report being filed, from the document in hand."""
     document = change.document
     lab_id = document["lab"]
     if lab_id not in inputs.standings:
@@ -272,48 +278,106 @@ def _first_report_inputs(session: Session, inputs: EngineInputs, change) -> tupl
     country = next((lab.country for lab in inputs.labs if lab.lab_id == lab_id), None)
     if country is None:
         country = session.connection().execute(_LAB_COUNTRY, {"id": lab_id}).scalar() or ""
-    declared = document["product"]
+    return evidence_service.evidence_of_document(report_id, document, change.flags, country,
+                                                 inputs.standings[lab_id], inputs.timeline)
+
+
+def _declared_facts(change, product_id: int, held: Iterable[tuple[str, str]] = ()) -> ProductFacts:
+    """The product as the report being filed declares it (the product row follows its latest declaration)."""
+    declared = change.document["product"]
     description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
-    certificates = [(c["scheme"], c["number"]) for c in declared.get("certificates", [])]
-    facts = evidence_service.declared_facts(change.product_id, declared["category"], description, certificates)
-    evidence = evidence_service.evidence_of_document(change.report_id, document, change.flags, country,
-                                                     inputs.standings[lab_id], inputs.timeline)
-    return facts, evidence
+    certificates = [*held, *((c["scheme"], c["number"]) for c in declared.get("certificates", []))]
+    return evidence_service.declared_facts(product_id, declared["category"], description, certificates)
 
 
-def prepare_new_product(session: Session, change) -> dict[str, Any]:
-    """Preparer for a submission registering a new product: decide it before the write lock is taken.
+_reports = Report.__table__
+_OTHER_REPORTS_STATE = select(func.count(), func.max(_reports.c.updated_at)).where(
+    _reports.c.product_id == bindparam("product_id"), _reports.c.id != bindparam("report_id"))
+_HELD_IDENTIFIERS = select(ProductIdentifier.__table__.c.scheme, ProductIdentifier.__table__.c.number).where(
+    ProductIdentifier.__table__.c.product_id == bindparam("product_id"))
+_UNKNOWN = 0  # ids are assigned under the write lock; real ones start at 1
 
-    The product and report ids are not known yet (0). Decisions do not depend on them; only the citations (report
-    id) and the inputs digest do, and `on_evidence_changed` fills those in under the lock.
+
+@dataclass
+class _Prepared:
+    """A submission's decisions computed before the write lock, and what they were computed from."""
+
+    inputs: EngineInputs
+    product_id: int  # _UNKNOWN for a product the submission registers
+    reports_state: tuple  # (count, latest update) of the product's other reports when read
+    facts: ProductFacts
+    evidence: tuple[ResultEvidence, ...]
+    decided: dict[str, MarketDecision]
+    documents: dict[str, dict[str, Any]]
+
+
+def prepare_submission(session: Session, change) -> dict[str, Any]:
+    """Preparer for a submission: decide its product before the write lock is taken, as it will be once stored.
+
+    The new report's id (and a new product's) are not known yet. Decisions do not depend on ids; only the citations
+    and the inputs digest do, and `on_evidence_changed` fills those in under the lock, after checking that nothing
+    the decisions were computed from changed in between.
     """
     inputs = engine_inputs(session, date.today())
-    facts, evidence = _first_report_inputs(session, inputs, change)
+    own = _document_evidence(session, inputs, change, _UNKNOWN)
+    if change.created:
+        state: tuple = (0, None)
+        facts, evidence = _declared_facts(change, _UNKNOWN), own
+    else:
+        conn = session.connection()
+        state = tuple(conn.execute(_OTHER_REPORTS_STATE, {"product_id": change.product_id, "report_id": _UNKNOWN}).one())
+        held = [tuple(row) for row in conn.execute(_HELD_IDENTIFIERS, {"product_id": change.product_id})]
+        facts = _declared_facts(change, change.product_id, held)
+        stored = evidence_service.evidence_for(session, [change.product_id], inputs.timeline, inputs.standings)
+        evidence = stored[change.product_id] + own
     decided = decide(inputs, facts, evidence)
-    return {"decisions": (inputs, decided, decision_documents(decided))}
+    return {"decisions": _Prepared(inputs, change.product_id, state, facts, evidence, decided,
+                                   decision_documents(decided))}
+
+
+def _still_valid(session: Session, prepared: _Prepared | None, inputs: EngineInputs, change) -> bool:
+    if prepared is None or prepared.inputs is not inputs:  # the rulebook, catalogue or a lab changed since
+        return False
+    if change.created:
+        return prepared.product_id == _UNKNOWN
+    if prepared.product_id != change.product_id:
+        return False
+    state = session.connection().execute(
+        _OTHER_REPORTS_STATE, {"product_id": change.product_id, "report_id": change.report_id}).one()
+    return tuple(state) == prepared.reports_state  # no other report of the product was filed or changed since
 
 
 def on_evidence_changed(session: Session, change) -> None:
     """Listener for report writes (a `reports.EvidenceChange`): the product's decisions follow its evidence in the
     same transaction."""
-    if not change.created or change.document is None:
+    if change.document is None:
         recompute_products(session, [change.product_id])
         return
-    # A product registered by this very write: its evidence is the document in hand, nothing to read back.
     inputs = engine_inputs(session, date.today())
-    facts, evidence = _first_report_inputs(session, inputs, change)
     prepared = change.prepared.get("decisions")
-    if prepared is None or prepared[0] is not inputs:  # not prepared, or the rulebook, catalogue or a lab changed since
-        store(session, {change.product_id: decide(inputs, facts, evidence)}, fresh=True)
+    if not _still_valid(session, prepared, inputs, change):
+        if change.created:  # its evidence is the document in hand, nothing to read back
+            facts = _declared_facts(change, change.product_id)
+            store(session, {change.product_id: decide(inputs, facts, _document_evidence(session, inputs, change,
+                                                                                          change.report_id))}, fresh=True)
+        else:
+            recompute_products(session, [change.product_id])
         return
-    _inputs, decided, documents = prepared
-    digests = market_digests(facts, evidence, inputs.rulebook, inputs.catalogue, inputs.labs, list(decided), inputs.as_of)
-    for market, document in documents.items():
+    facts = dataclasses.replace(prepared.facts, product_id=change.product_id)
+    evidence = tuple(dataclasses.replace(e, report_id=change.report_id) if e.report_id == _UNKNOWN else e
+                     for e in prepared.evidence)
+    digests = market_digests(facts, evidence, inputs.rulebook, inputs.catalogue, inputs.labs, list(prepared.decided),
+                             inputs.as_of)
+    for market, document in prepared.documents.items():
         document["inputs_digest"] = digests[market]
         for requirement in document["requirements"]:
             for cited in requirement["evidence"]:
-                cited["report_id"] = change.report_id  # the product's only report
-    _insert(session, {change.product_id: {m: (d, documents[m], digests[m]) for m, d in decided.items()}})
+                if cited["report_id"] == _UNKNOWN:
+                    cited["report_id"] = change.report_id
+    if not change.created:
+        _delete(session, [change.product_id])
+    _insert(session, {change.product_id: {
+        m: (d, prepared.documents[m], digests[m]) for m, d in prepared.decided.items()}})
 
 
 def products_of_lab(session: Session, lab_id: str) -> list[int]:

@@ -56,10 +56,11 @@ class EvidenceChange:
 EvidenceListener = Callable[[Session, EvidenceChange], None]
 evidence_listeners: list[EvidenceListener] = []
 
-# Called with (session, change) for a submission that will, by what the registry holds before the write lock,
-# register a new product (`change.product_id` and `report_id` are still 0). What they return is handed to the
-# listeners in `change.prepared`: the costly part of deriving a new product's data is then done outside the lock,
-# while other submissions write. A listener must check that what was prepared still holds.
+# Called with (session, change) for a submission before the write lock, with what the registry holds then:
+# `change.product_id` is the known product's id, or 0 when the submission will register it (`created`), and
+# `report_id` is still 0. What they return is handed to the listeners in `change.prepared`: the costly part of
+# deriving data is then done outside the lock, while other submissions write. A listener must check that what was
+# prepared still holds (the product may have changed, or been registered by another submission, in between).
 EvidencePreparer = Callable[[Session, EvidenceChange], Mapping[str, Any]]
 evidence_preparers: list[EvidencePreparer] = []
 
@@ -253,14 +254,15 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime) 
     return ResolvedProduct(found.id, manufacturer_id, False)
 
 
-def _is_new_product(session: Session, declared: dict[str, Any]) -> bool:
-    """Whether the declaration names a product the registry does not hold yet (a read, before the write lock)."""
+def _known_product(session: Session, declared: dict[str, Any]) -> int | None:
+    """The id of the product the declaration names, None if the registry does not hold it yet (a read, before the
+    write lock)."""
     manufacturer_id = _resolve_manufacturer(session, declared["manufacturer"], create=False)
     if manufacturer_id is None:
-        return True
+        return None
     key = _model_key(declared["model"])
     return session.connection().execute(
-        _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).first() is None
+        _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).scalar()
 
 
 def _record_identifiers(session: Session, product: ResolvedProduct, certificates: list[dict[str, Any]],
@@ -400,8 +402,9 @@ def submit_report(
     flags = tuple(_validate(session, document, today, skew_days))
     model_key = _model_key(document["product"]["model"])
     prepared: dict[str, Any] = {}
-    if evidence_preparers and _is_new_product(session, document["product"]):
-        preview = EvidenceChange(0, True, 0, document, flags, None, model_key)
+    if evidence_preparers:
+        known = _known_product(session, document["product"])
+        preview = EvidenceChange(known or 0, known is None, 0, document, flags, None, model_key)
         for prepare in evidence_preparers:
             prepared.update(prepare(session, preview))
     begin_write(session)
@@ -422,7 +425,7 @@ def submit_report(
     _record_identifiers(session, product, document["product"].get("certificates", []), report_id)
     _add_event(session, report_id, "submitted", 1, principal.org_id, today, now)
     _notify(session, EvidenceChange(product.id, product.created, report_id, document, flags, product.manufacturer_id,
-                                    model_key, prepared if product.created else {}))
+                                    model_key, prepared))
     filed = Filed(report_id, number, principal.org_id, "valid", 1, product.id, product.manufacturer_id,
                   document["product"]["model"])
     return _finish(session, filed, before_commit)

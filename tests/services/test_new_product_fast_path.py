@@ -66,49 +66,87 @@ def test_second_report_of_the_product_takes_the_general_path(session):
     assert len(_search_rows(session, filed.product_id)[0]) == 2
 
 
-def _submit_with_preparer(session, monkeypatch, tamper):
-    """Submit a new product's first report with the decisions preparer's result passed through `tamper`."""
+def _submit_with_preparer(session, monkeypatch, tamper, document=None):
+    """Submit a report with the decisions preparer's result passed through `tamper`."""
     from registry.services import reports
 
-    original = decisions.prepare_new_product
+    original = decisions.prepare_submission
 
     def preparer(session_, change):
-        return {"decisions": tamper(*original(session_, change)["decisions"])}
+        prepared = original(session_, change)["decisions"]
+        tamper(prepared)
+        return {"decisions": prepared}
 
     monkeypatch.setattr(reports, "evidence_preparers", [preparer])
-    document = report_document("cn")
-    document["product"]["model"] = f"PREPARED-{document['report_number']}"
+    if document is None:
+        document = report_document("cn")
+        document["product"]["model"] = f"PREPARED-{document['report_number']}"
     return submit(session, document)
+
+
+def _rebuilt(session, product_id):
+    decisions.recompute_products(session, [product_id])
+    session.flush()
+    session.expire_all()
+    return {row[0]: row for row in _decisions(session, product_id)[0]}
 
 
 def test_decisions_prepared_before_the_lock_are_stored_with_the_real_ids(session, monkeypatch):
     seen = {}
 
-    def keep(inputs, decided, documents):
-        seen["verdicts"] = {market: document["verdict"] for market, document in documents.items()}
-        documents["CN"]["verdict"] = "prepared-outside-the-lock"  # marks the prepared copy
-        return inputs, decided, documents
+    def mark(prepared):
+        seen["verdicts"] = {market: document["verdict"] for market, document in prepared.documents.items()}
+        prepared.documents["CN"]["verdict"] = "prepared-outside-the-lock"  # marks the prepared copy
 
-    filed = _submit_with_preparer(session, monkeypatch, keep)
+    filed = _submit_with_preparer(session, monkeypatch, mark)
     stored = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
     assert stored["CN"][8]["verdict"] == "prepared-outside-the-lock"
     cited = {e["report_id"] for row in stored.values() for r in row[8]["requirements"] for e in r["evidence"]}
     assert cited == {filed.id}, "citations carry the report id assigned under the lock, not the placeholder"
-    decisions.recompute_products(session, [filed.product_id])
-    session.flush()
-    session.expire_all()
-    rebuilt = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
+    rebuilt = _rebuilt(session, filed.product_id)
     assert {m: row[7] for m, row in rebuilt.items()} == {m: row[7] for m, row in stored.items()}, "same digests"
     assert {m: row[8]["verdict"] for m, row in rebuilt.items()} == seen["verdicts"]
 
 
-def test_decisions_prepared_on_inputs_that_changed_since_are_recomputed(session, monkeypatch):
+def test_a_later_report_of_a_known_product_is_prepared_with_the_products_evidence(session, monkeypatch):
+    first = report_document("de")
+    first["product"]["model"] = "PREPARED-KNOWN"
+    submit(session, first)
+    second = report_document("cn")
+    second["product"] = dict(first["product"], certificates=[{"scheme": "CCC", "number": "2026-PREP-1", "issuer": "CQC"}])
+
+    def mark(prepared):
+        assert prepared.product_id != 0 and len(prepared.evidence) > len(second["results"])
+        prepared.documents["EU"]["verdict"] = "prepared-outside-the-lock"
+
+    filed = _submit_with_preparer(session, monkeypatch, mark, second)
+    stored = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
+    assert stored["EU"][8]["verdict"] == "prepared-outside-the-lock"
+    rebuilt = _rebuilt(session, filed.product_id)
+    assert {m: row[7] for m, row in rebuilt.items()} == {m: row[7] for m, row in stored.items()}, "same digests"
+    del stored["EU"], rebuilt["EU"]
+    assert {m: row[8] for m, row in rebuilt.items()} == {m: row[8] for m, row in stored.items()}
+
+
+@pytest.mark.parametrize("stale", ["inputs", "product"])
+def test_decisions_prepared_on_what_changed_since_are_recomputed(session, monkeypatch, stale):
     import dataclasses
 
-    def stale(inputs, decided, documents):
-        documents["CN"]["verdict"] = "stale"
-        return dataclasses.replace(inputs), decided, documents  # an equal copy is not the inputs in force
+    def outdate(prepared):
+        prepared.documents["CN"]["verdict"] = "stale"
+        if stale == "inputs":
+            prepared.inputs = dataclasses.replace(prepared.inputs)  # an equal copy is not the inputs in force
+        else:
+            prepared.reports_state = (99, None)  # as if another report of the product was filed meanwhile
 
-    filed = _submit_with_preparer(session, monkeypatch, stale)
+    document = None
+    if stale == "product":
+        first = report_document("de")
+        first["product"]["model"] = "PREPARED-STALE"
+        submit(session, first)
+        document = report_document("cn")
+        document["product"] = dict(first["product"])
+    filed = _submit_with_preparer(session, monkeypatch, outdate, document)
     stored = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
     assert stored["CN"][8]["verdict"] != "stale"
+    assert {m: row[8] for m, row in _rebuilt(session, filed.product_id).items()} == {m: row[8] for m, row in stored.items()}
