@@ -244,12 +244,43 @@ def refresh_products(session: Session, product_ids: Sequence[int]) -> None:
                             {"id": pid, "key": key})
 
 
+_identifiers = ProductIdentifier.__table__
+_products = Product.__table__
+_HELD = select(_identifiers.c.scheme, _identifiers.c.number).where(_identifiers.c.product_id == bindparam("product_id"))
+_FIRST_NAMED = select(func.count()).select_from(_identifiers).where(
+    _identifiers.c.product_id == bindparam("product_id"), _identifiers.c.first_report_id == bindparam("report_id"))
+_PRODUCT = select(_products.c.model, _products.c.manufacturer_id).where(_products.c.id == bindparam("product_id"))
+
+
+def _index_new_report(session: Session, change) -> bool:
+    """A new report of a known product that names no identifier the product lacked: the other reports' rows stay as
+    they are, so only the new one is added. Returns False when the product's rows must all be rewritten."""
+    conn = session.connection()
+    document = change.document
+    # Rows other than the one just written, as the general path would rebuild them: the identifiers include this
+    # report's (recorded a moment ago), so ask whether it brought any the product's other reports did not.
+    held = [tuple(row) for row in conn.execute(_HELD, {"product_id": change.product_id})]
+    if conn.execute(_FIRST_NAMED, {"product_id": change.product_id, "report_id": change.report_id}).scalar():
+        return False
+    product = conn.execute(_PRODUCT, {"product_id": change.product_id}).one()
+    names = {o.id: o for o in conn.execute(_ORG_NAMES, {"ids": [document["lab"], product.manufacturer_id]})}
+    row, cited = _report_rows(
+        change.report_id, change.product_id, document["lab"], document["report_number"], "valid", 1,
+        date.fromisoformat(document["issued_on"]), document, product.model, product.manufacturer_id, held, names,
+        utcnow(),
+    )
+    conn.execute(_INSERT_DOCUMENT, row)
+    if cited:
+        conn.execute(_INSERT_STANDARDS, cited)
+    return True
+
+
 def on_evidence_changed(session: Session, change) -> None:
     """Listener for report writes (a `reports.EvidenceChange`): the product's search rows follow its reports in the
     same transaction."""
-    if change.created and change.document is not None:
+    if change.document is not None and change.created:
         _index_new_product(session, change)
-    else:
+    elif change.document is None or change.report_id is None or not _index_new_report(session, change):
         refresh_products(session, [change.product_id])
 
 

@@ -150,3 +150,24 @@ def test_decisions_prepared_on_what_changed_since_are_recomputed(session, monkey
     stored = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
     assert stored["CN"][8]["verdict"] != "stale"
     assert {m: row[8] for m, row in _rebuilt(session, filed.product_id).items()} == {m: row[8] for m, row in stored.items()}
+
+
+@pytest.mark.parametrize("new_certificate", [False, True, None])
+def test_a_later_report_adds_its_search_row_as_a_rebuild_would(session, new_certificate):
+    """None: the later report declares no certificate; its row still carries those the product holds."""
+    first = report_document("cn")
+    first["product"]["model"] = f"SEARCH-LATER-{new_certificate}"
+    submit(session, first)
+    second = report_document("de")
+    second["product"] = dict(first["product"])
+    if new_certificate:
+        second["product"]["certificates"] = [{"scheme": "IECEE_CB", "number": "DE-CB-4242", "issuer": "TEST"}]
+    elif new_certificate is None:
+        second["product"].pop("certificates", None)
+    filed = submit(session, second)
+    stored = _search_rows(session, filed.product_id)
+    search.refresh_products(session, [filed.product_id])
+    session.flush()
+    session.expire_all()
+    assert _search_rows(session, filed.product_id) == stored
+    assert len(stored[0]) == 2
