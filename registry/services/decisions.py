@@ -259,7 +259,12 @@ def _insert(session: Session, rows_of: dict[int, dict[str, tuple[MarketDecision,
 
 
 def recompute_products(session: Session, product_ids: Sequence[int], as_of: date | None = None) -> None:
-    """Recompute and store these products' decisions inside the caller's transaction."""
+    """Recompute and store these products' decisions inside the caller's transaction.
+
+    The products are locked first (PostgreSQL; in id order, as report writes lock them), so a concurrent report
+    write is either seen whole or waits for these decisions to commit and then decides again itself.
+    """
+    session.connection().execute(_LOCK_PRODUCTS, {"ids": sorted(set(product_ids))}).all()
     inputs = engine_inputs(session, as_of or date.today())
     store(session, compute(session, inputs, product_ids))
 
@@ -291,6 +296,8 @@ def _declared_facts(change, product_id: int, held: Iterable[tuple[str, str]] = (
 
 
 _reports = Report.__table__
+_LOCK_PRODUCTS = (select(Product.__table__.c.id).where(Product.__table__.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(Product.__table__.c.id).with_for_update(key_share=True))
 _OTHER_REPORTS_STATE = select(func.count(), func.max(_reports.c.updated_at)).where(
     _reports.c.product_id == bindparam("product_id"), _reports.c.id != bindparam("report_id"))
 _HELD_IDENTIFIERS = select(ProductIdentifier.__table__.c.scheme, ProductIdentifier.__table__.c.number).where(

@@ -11,6 +11,8 @@ from typing import Any, Callable, Mapping
 
 import orjson
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -176,16 +178,25 @@ _ORG_KIND = select(_organizations.c.kind).where(_organizations.c.id == bindparam
 _MANUFACTURERS_IN = select(_organizations.c.id, _organizations.c.name_en, _organizations.c.name_zh).where(
     _organizations.c.kind == "manufacturer", _organizations.c.country == bindparam("country")
 )
-_INSERT_ORG = insert(_organizations)
+def _per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
+    """One prebuilt statement per engine, from each dialect's own INSERT (for ON CONFLICT)."""
+    return {"sqlite": build(sqlite_insert), "postgresql": build(postgresql_insert)}
+
+
+# On PostgreSQL, two submissions may name the same new manufacturer, product or certificate at the same moment (on
+# SQLite the write lock orders them): the second insert then does nothing, and the row is read back instead.
+_INSERT_ORG = _per_dialect(lambda ins: ins(_organizations).on_conflict_do_nothing().returning(_organizations.c.id))
 _PRODUCT_BY_MODEL = select(_products.c.id, _products.c.description).where(
     _products.c.manufacturer_id == bindparam("manufacturer_id"), _products.c.model_key == bindparam("model_key")
 )
-_INSERT_PRODUCT = insert(_products).returning(_products.c.id)
+_INSERT_PRODUCT = _per_dialect(lambda ins: ins(_products).on_conflict_do_nothing().returning(_products.c.id))
 _UPDATE_PRODUCT = update(_products).where(_products.c.id == bindparam("product_id"))
 _IDENTIFIERS_OF = select(_identifiers.c.scheme, _identifiers.c.number).where(
     _identifiers.c.product_id == bindparam("product_id")
 )
-_INSERT_IDENTIFIERS = insert(_identifiers)
+_INSERT_IDENTIFIERS = _per_dialect(lambda ins: ins(_identifiers).on_conflict_do_nothing())
+_LOCK_PRODUCTS = (select(_products.c.id).where(_products.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(_products.c.id).with_for_update(key_share=True))
 _REPORT_BY_NUMBER = select(_reports.c.id).where(
     _reports.c.lab_id == bindparam("lab_id"), _reports.c.report_number == bindparam("report_number")
 )
@@ -218,11 +229,13 @@ def _resolve_manufacturer(session: Session, declared: dict[str, Any], create: bo
     while conn.execute(_ORG_KIND, {"id": org_id}).first() is not None:
         n += 1
         org_id = f"{base}-{n}"
-    conn.execute(
-        _INSERT_ORG,
+    inserted = conn.execute(
+        _INSERT_ORG[conn.dialect.name],
         dict(id=org_id, kind="manufacturer", name_en=declared["name"], name_zh=declared.get("name_zh"),
              country=declared["country"], demo=False, source="first named in a submitted report", created_at=utcnow()),
-    )
+    ).scalar()
+    if inserted is None:  # registered meanwhile by a concurrent submission: find it (or the next free id) again
+        return _resolve_manufacturer(session, declared, create)
     return org_id
 
 
@@ -242,11 +255,14 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime) 
     found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).first()
     if found is None:
         product_id = conn.execute(
-            _INSERT_PRODUCT,
+            _INSERT_PRODUCT[conn.dialect.name],
             dict(manufacturer_id=manufacturer_id, model=declared["model"], model_key=key, category=declared["category"],
                  description=description, created_at=now, updated_at=now),
-        ).scalar_one()
-        return ResolvedProduct(product_id, manufacturer_id, True)
+        ).scalar()
+        if product_id is not None:
+            return ResolvedProduct(product_id, manufacturer_id, True)
+        # Registered meanwhile by a concurrent submission (PostgreSQL): this report joins it.
+        found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).one()
     if found.description != description:
         # The product row is a projection of the latest declaration; every declaration stays in its revision.
         conn.execute(_UPDATE_PRODUCT, dict(product_id=found.id, description=description,
@@ -280,7 +296,7 @@ def _record_identifiers(session: Session, product: ResolvedProduct, certificates
                             issuer=cert.get("issuer"), first_report_id=report_id))
             held.add((cert["scheme"], cert["number"]))
     if new:
-        conn.execute(_INSERT_IDENTIFIERS, new)
+        conn.execute(_INSERT_IDENTIFIERS[conn.dialect.name], new)
 
 
 def _digest(document: dict[str, Any]) -> str:
@@ -348,6 +364,12 @@ class Filed:
 
 
 def _notify(session: Session, *changes: EvidenceChange | int) -> None:
+    # PostgreSQL lets two transactions write reports of one product at once. Each locks the product (in id order)
+    # before the listeners read its evidence, so the second waits, then reads the first's report too, and no
+    # product keeps decisions or search rows computed without one of its reports. (SQLite: one writer at a time.)
+    # FOR NO KEY UPDATE: the reports' foreign keys hold key-share locks on the row, which FOR UPDATE would wait on.
+    ids = sorted({c if isinstance(c, int) else c.product_id for c in changes})
+    session.connection().execute(_LOCK_PRODUCTS, {"ids": ids}).all()
     seen: set[int] = set()
     for change in changes:
         if isinstance(change, int):
