@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -104,6 +104,7 @@ CLAUSE_FAMILY: MappingProxyType[tuple[str, str], str] = MappingProxyType(
 _DEGREE_RANK = {"IDT": 0, "MOD": 1, "EQV": 1, "unknown": 2, "NEQ": 3}
 
 
+@lru_cache(maxsize=4096)
 def standard_number(standard_id: str) -> str:
     """Return the standard's number without its edition: `IEC 61851-23:2023` -> `IEC 61851-23`,
     `GB/T 18487.1-2023` -> `GB/T 18487.1`, `DIN SPEC 70121:2014-12` -> `DIN SPEC 70121`, `IEC 60529` as is."""
@@ -115,6 +116,7 @@ def standard_number(standard_id: str) -> str:
     return standard_id
 
 
+@lru_cache(maxsize=1024, typed=True)  # pure; asked with the decision date for every result
 def _add_months(day: date, months: int) -> date:
     month_index = day.year * 12 + (day.month - 1) + months
     year, month = divmod(month_index, 12)
@@ -132,7 +134,38 @@ def _open_standards(ctx: Context) -> tuple[str, ...]:
 
 
 def _listing(values: Iterable[str]) -> str:
+    if type(values) in (tuple, frozenset):  # parameters, open standards, lab schemes: asked again and again
+        try:
+            return _listing_of(values)
+        except TypeError:
+            pass
     return ", ".join(sorted(values)) or "none"
+
+
+@lru_cache(maxsize=4096)
+def _listing_of(values: tuple[str, ...] | frozenset[str]) -> str:
+    return ", ".join(sorted(values)) or "none"
+
+
+@lru_cache(maxsize=1024)
+def _families(connectors: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+    """The DC families of `connectors` (connectors without one are left out)."""
+    return frozenset(CONNECTOR_FAMILY[c] for c in connectors if c in CONNECTOR_FAMILY)
+
+
+@lru_cache(maxsize=1024)
+def _product_families(connectors: frozenset[str]) -> frozenset[str | None]:
+    """`CONNECTOR_FAMILY.get` of every connector (None for those without a DC family)."""
+    return frozenset(CONNECTOR_FAMILY.get(c) for c in connectors)
+
+
+def _families_of(connectors: Iterable[str]) -> frozenset[str] | set[str]:
+    if type(connectors) in (tuple, frozenset):
+        try:
+            return _families(connectors)
+        except TypeError:
+            pass
+    return {CONNECTOR_FAMILY[c] for c in connectors if c in CONNECTOR_FAMILY}
 
 
 # --------------------------------------------------------------------------- the operators
@@ -225,8 +258,15 @@ def adopts(
     targets = tuple(of) if of is not None else _open_standards(ctx)
     excluded = set(except_clauses or ())
     refusals: list[str] = []
+    found: Mapping[str, str] | None = None
     for target in sorted(targets):
-        degree = adoption_degree(ctx.catalogue, result.standard, target)
+        # adoption_degree(ctx.catalogue, result.standard, target), with one correspondents lookup per call
+        if result.standard == target:
+            degree: str | None = "IDT"
+        else:
+            if found is None:
+                found = correspondents(ctx.catalogue, result.standard)
+            degree = found.get(target)
         if degree is None:
             continue
         if degree == "NEQ" or degree not in degrees:
@@ -328,7 +368,7 @@ def result_family(result: ResultEvidence, product: ProductFacts) -> tuple[str | 
         family = CLAUSE_FAMILY.get((number, result.clause))
         if family:
             return family, f"{number} {result.clause} is the {family} part"
-    families = {CONNECTOR_FAMILY[c] for c in product.connectors if c in CONNECTOR_FAMILY}
+    families = _families_of(product.connectors)
     if len(families) == 1:
         (family,) = families
         return family, f"{number} covers several families; the product's only DC family is {family}"
@@ -348,13 +388,15 @@ def interface_family(result: ResultEvidence, ctx: Context, *, connectors: list[s
     wanted = connectors if connectors is not None else ctx.requirement.parameters.get("connectors")
     if not wanted:
         return False, f"the requirement names no connector family for interface-bound {item}"
-    families = {CONNECTOR_FAMILY[c] for c in wanted if c in CONNECTOR_FAMILY}
+    families = _families_of(wanted)
     family, how = result_family(result, ctx.product)
     if family is None:
         return False, f"interface family of the result cannot be told: {how}"
     if family not in families:
         return False, f"{how}; the market requires {_listing(families)} ({item} does not transfer across families)"
-    if not {CONNECTOR_FAMILY.get(c) for c in ctx.product.connectors} & families:
+    have = ctx.product.connectors
+    have_families = _product_families(have) if type(have) is frozenset else {CONNECTOR_FAMILY.get(c) for c in have}
+    if not have_families & families:
         return False, f"{how}, but the product has no {_listing(families)} connector ({_listing(ctx.product.connectors)})"
     return True, f"{how}, as required"
 
@@ -474,3 +516,39 @@ def _signature(fn: Operator) -> tuple[frozenset[str], frozenset[str]]:
 PARAMETERS: MappingProxyType[str, tuple[frozenset[str], frozenset[str]]] = MappingProxyType(
     {name: _signature(fn) for name, fn in OPERATORS.items()}
 )
+
+# What an operator reads besides the result: every operator may read `ctx.product`, `ctx.catalogue` and
+# `ctx.as_of`, which are the same for every requirement of one engine pass. Those listed here never read
+# `ctx.requirement` or `ctx.market`, so the engine may share their answer for one result between requirements;
+# those in `_REQUIREMENT_FREE_WITH` only when every listed parameter is given (otherwise they fall back to the
+# requirement's own data). An operator missing from both is never shared: adding one here is a promise about
+# its code, checked by tests/recognition/test_operators.py.
+_REQUIREMENT_FREE = frozenset(
+    {
+        "lab_accredited",
+        "lab_in_scheme",
+        "not_older_than",
+        "verdict_is",
+        "edition_current_on_test_date",
+        "within_transition",
+        "report_valid",
+        "certificate_held",
+    }
+)
+_REQUIREMENT_FREE_WITH: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "standard_in": ("ids",),
+        "adopts": ("of",),
+        "covers_ambient": ("min_c", "max_c"),
+        "supply_frequency_is": ("hz",),
+        "ip_code_at_least": ("code",),
+    }
+)
+
+
+def requirement_free(name: str, params: Mapping[str, object]) -> bool:
+    """Return True when operator `name` called with `params` reads neither `ctx.requirement` nor `ctx.market`."""
+    if name in _REQUIREMENT_FREE:
+        return True
+    needed = _REQUIREMENT_FREE_WITH.get(name)
+    return needed is not None and all(params.get(key) is not None for key in needed)

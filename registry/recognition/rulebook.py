@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from datetime import date
+from itertools import count
 from typing import Any
 
 from registry.recognition.canonical import digest
@@ -22,7 +23,7 @@ from registry.recognition.model import (
     UnknownMarket,
     frozen_mapping,
 )
-from registry.recognition.operators import OPERATORS, PARAMETERS, Check, Context
+from registry.recognition.operators import OPERATORS, PARAMETERS, Check, Context, requirement_free
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,47 @@ class Text:
 
 
 # --------------------------------------------------------------------------- conditions
+#
+# Besides `evaluate`, every condition has `check(result, ctx, memo)`, the engine's fast path with the same
+# answer: a condition that reads neither the requirement nor the market (see operators.requirement_free) has
+# a token, equal for equal conditions, and `check` keeps its answer in `memo` (one dict per result and engine
+# pass, where product, catalogue and date are fixed), so it is computed once per result whatever the rule or
+# requirement asking. Conditions without a token are evaluated every time.
+
+_TOKENS: dict[tuple, int] = {}
+_next_token = count(1).__next__
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _signature_value(value: Any) -> tuple:
+    """A hashable stand-in for a parameter value that tells apart what operators tell apart (1, 1.0, True,
+    0.0, -0.0); TypeError for anything but JSON scalars and lists."""
+    if type(value) in (tuple, list):
+        return (type(value), tuple(_signature_value(v) for v in value))
+    if type(value) in _PLAIN_TYPES:
+        return (type(value), repr(value))
+    raise TypeError(type(value).__name__)
+
+
+def _token(signature: tuple) -> int:
+    token = _TOKENS.get(signature)
+    if token is None:
+        if len(_TOKENS) > 100_000:  # tokens are never reused, so forgetting old ones is safe
+            _TOKENS.clear()
+        token = _TOKENS.setdefault(signature, _next_token())
+    return token
+
+
+def _member(member: Any) -> tuple[int | None, Any, bool]:
+    """How a composite calls a member without going through its `check`: (token, callable, takes memo)."""
+    if isinstance(member, Op):
+        return member._token, member._call, False
+    return member._token, member.check, True
+
+
+def _composite_token(kind: str, members: Sequence[Any]) -> int | None:
+    tokens = tuple(member._token for member in members)
+    return None if None in tokens else _token((kind, tokens))
 
 
 @dataclass(frozen=True)
@@ -47,10 +89,29 @@ class Op:
         object.__setattr__(self, "params", frozen_mapping(self.params))
         # Bound once: the engine calls each operator hundreds of thousands of times in a full recompute.
         object.__setattr__(self, "_call", partial(OPERATORS[self.name], **self.params))
+        token = None
+        if requirement_free(self.name, self.params):
+            try:
+                params = tuple(sorted((key, _signature_value(value)) for key, value in self.params.items()))
+            except TypeError:
+                pass
+            else:
+                token = _token(("op", self.name, params))
+        object.__setattr__(self, "_token", token)
 
     def evaluate(self, result: ResultEvidence, ctx: Context) -> Check:
         """Run the operator on one result."""
         return self._call(result, ctx)
+
+    def check(self, result: ResultEvidence, ctx: Context, memo: dict[int, Check]) -> Check:
+        """`evaluate`, answered from `memo` when the operator does not depend on the requirement."""
+        token = self._token
+        if token is None:
+            return self._call(result, ctx)
+        found = memo.get(token)
+        if found is None:
+            found = memo[token] = self._call(result, ctx)
+        return found
 
 
 @dataclass(frozen=True)
@@ -58,6 +119,10 @@ class AllOf:
     """Passes when every member passes; the message lists the failures (or every success)."""
 
     members: tuple[Condition, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_token", _composite_token("all", self.members))
+        object.__setattr__(self, "_members", tuple(_member(member) for member in self.members))
 
     def evaluate(self, result: ResultEvidence, ctx: Context) -> Check:
         """Evaluate every member (no short cut, so the explanation names every failed condition)."""
@@ -67,12 +132,38 @@ class AllOf:
             return False, "; ".join(failed)
         return True, "; ".join(message for _, message in checks)
 
+    def check(self, result: ResultEvidence, ctx: Context, memo: dict[int, Check]) -> Check:
+        """`evaluate` through the members' `check`, answered from `memo` when it has a token."""
+        token = self._token
+        if token is not None:
+            found = memo.get(token)
+            if found is not None:
+                return found
+        checks = []
+        for member_token, call, takes_memo in self._members:
+            if member_token is None:
+                checks.append(call(result, ctx, memo) if takes_memo else call(result, ctx))
+                continue
+            check = memo.get(member_token)
+            if check is None:
+                check = memo[member_token] = call(result, ctx, memo) if takes_memo else call(result, ctx)
+            checks.append(check)
+        failed = [message for passed, message in checks if not passed]
+        found = (False, "; ".join(failed)) if failed else (True, "; ".join([message for _, message in checks]))
+        if token is not None:
+            memo[token] = found
+        return found
+
 
 @dataclass(frozen=True)
 class AnyOf:
     """Passes when one member passes; the message is that member's (or every failure)."""
 
     members: tuple[Condition, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_token", _composite_token("any", self.members))
+        object.__setattr__(self, "_members", tuple(_member(member) for member in self.members))
 
     def evaluate(self, result: ResultEvidence, ctx: Context) -> Check:
         """Evaluate members in order and stop at the first that passes."""
@@ -84,6 +175,32 @@ class AnyOf:
             failures.append(message)
         return False, " / ".join(failures)
 
+    def check(self, result: ResultEvidence, ctx: Context, memo: dict[int, Check]) -> Check:
+        """`evaluate` through the members' `check`, answered from `memo` when it has a token."""
+        token = self._token
+        if token is not None:
+            found = memo.get(token)
+            if found is not None:
+                return found
+        failures = []
+        for member_token, call, takes_memo in self._members:
+            if member_token is None:
+                passed, message = call(result, ctx, memo) if takes_memo else call(result, ctx)
+            else:
+                check = memo.get(member_token)
+                if check is None:
+                    check = memo[member_token] = call(result, ctx, memo) if takes_memo else call(result, ctx)
+                passed, message = check
+            if passed:
+                found = (True, message)
+                break
+            failures.append(message)
+        else:
+            found = (False, " / ".join(failures))
+        if token is not None:
+            memo[token] = found
+        return found
+
 
 @dataclass(frozen=True)
 class NotOf:
@@ -91,10 +208,26 @@ class NotOf:
 
     member: Condition
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_token", _composite_token("not", (self.member,)))
+
     def evaluate(self, result: ResultEvidence, ctx: Context) -> Check:
         """Negate the member."""
         passed, message = self.member.evaluate(result, ctx)
         return not passed, message
+
+    def check(self, result: ResultEvidence, ctx: Context, memo: dict[int, Check]) -> Check:
+        """`evaluate` through the member's `check`, answered from `memo` when it has a token."""
+        token = self._token
+        if token is not None:
+            found = memo.get(token)
+            if found is not None:
+                return found
+        passed, message = self.member.check(result, ctx, memo)
+        found = (not passed, message)
+        if token is not None:
+            memo[token] = found
+        return found
 
 
 Condition = Op | AllOf | AnyOf | NotOf

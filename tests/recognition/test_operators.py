@@ -203,3 +203,108 @@ def test_certificate_held():
 )
 def test_standard_number(standard_id, number):
     assert standard_number(standard_id) == number
+
+
+# --------------------------------------------------------------------------- what the engine may share
+
+
+def _seed_conditions():
+    from registry.recognition import parse_rulebook
+    from registry.recognition.rulebook import AllOf, AnyOf, NotOf, Op
+    from registry.rulebook import load_seed_rulebook
+
+    book = parse_rulebook(load_seed_rulebook())
+    tops = [rule.when for rules in book.rules.values() for rule in rules]
+    nodes, stack = [], list(tops)
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if isinstance(node, NotOf):
+            stack.append(node.member)
+        elif isinstance(node, (AllOf, AnyOf)):
+            stack.extend(node.members)
+    return book, tops, [node for node in nodes if isinstance(node, Op)]
+
+
+def _sample_inputs():
+    """Results from the case files and varied contexts of one engine pass (same product, catalogue, date)."""
+    from registry.recognition import market_requirements
+    from tests.recognition.catalogue_facts import catalogue_facts, evidence_from_json
+
+    book, _, _ = _seed_conditions()
+    catalogue = catalogue_facts()
+    as_of = date(2026, 3, 1)
+    seen = {}
+    for path in sorted((Path(__file__).parent / "cases").glob("*.json")):
+        for row in json.loads(path.read_text(encoding="utf-8"))["evidence"]:
+            found = evidence_from_json(row)
+            seen.setdefault((found.standard, found.clause, found.test_item), found)
+    results = list(seen.values())
+    results += [
+        result(report_status="withdrawn", withdrawn_on=date(2026, 1, 10), accredited=False, verdict="fail"),
+        result(performed_on=date(2021, 1, 5), lab_schemes=frozenset(), ambient_min_c=None, supply_frequency_hz=60.0),
+    ]
+    requirements = [
+        req for market in ("CN", "EU", "SG", "PH", "ID") for req in market_requirements(book, market, catalogue.market_bloc)
+    ]
+    prod = product(connectors=frozenset({"CCS2", "GBT_DC"}), certificates=frozenset({("CCC", "1")}))
+    contexts = [
+        context(req=req, prod=prod, catalogue=catalogue, market=market, as_of=as_of)
+        for req, market in zip(requirements[::3], ("CN", "EU", "SG", "PH", "ID", "DE") * 50)
+    ]
+    return results, contexts
+
+
+def test_operators_declared_requirement_free_read_neither_the_requirement_nor_the_market():
+    from registry.recognition.operators import _REQUIREMENT_FREE, _REQUIREMENT_FREE_WITH, requirement_free
+
+    assert (_REQUIREMENT_FREE | set(_REQUIREMENT_FREE_WITH)) <= set(OPERATORS)
+    _, _, ops = _seed_conditions()
+    calls = {(op.name, tuple(sorted(op.params.items()))) for op in ops}
+    calls |= {
+        ("standard_in", (("ids", ("IEC 61851-23:2023", "GB 39752-2024")),)),
+        ("adopts", (("degrees", ("IDT", "MOD")), ("of", ("IEC 61851-23:2023", "IEC 61851-21-2:2018")))),
+        ("covers_ambient", (("max_c", 40.0), ("min_c", -25.0))),
+        ("supply_frequency_is", (("hz", 50.0),)),
+        ("ip_code_at_least", (("code", "IP55"),)),
+        ("certificate_held", (("scheme", "CCC"),)),
+    }
+    free = [(name, dict(params)) for name, params in sorted(calls) if requirement_free(name, dict(params))]
+    assert {name for name, _ in free} == _REQUIREMENT_FREE | set(_REQUIREMENT_FREE_WITH)
+    assert not requirement_free("standard_in", {}) and not requirement_free("covers_ambient", {"min_c": 1.0})
+    assert not requirement_free("interface_family", {"connectors": ("CCS2",)})
+    results, contexts = _sample_inputs()
+    for name, params in free:
+        for found in results:
+            answers = {OPERATORS[name](found, ctx, **params) for ctx in contexts}
+            assert len(answers) == 1, (name, params, found.standard, answers)
+
+
+def test_check_answers_as_evaluate_with_a_memo_shared_between_requirements_and_rules():
+    _, tops, _ = _seed_conditions()
+    results, contexts = _sample_inputs()
+    for found in results:
+        memo: dict = {}  # one per result for the whole pass, as in the engine
+        for ctx in contexts:
+            for condition in tops:
+                assert condition.check(found, ctx, memo) == condition.evaluate(found, ctx)
+
+
+def test_equal_requirement_free_conditions_share_a_token_and_no_others_do():
+    from registry.recognition import parse_condition
+
+    def token(node):
+        return parse_condition(node)._token
+
+    scheme = {"op": "lab_in_scheme", "any_of": ["ILAC_MRA", "APAC_MRA"]}
+    assert token(scheme) is not None and token(scheme) == token(dict(scheme))
+    assert token(scheme) != token({"op": "lab_in_scheme", "any_of": ["ILAC_MRA"]})
+    months = [token({"op": "not_older_than", "months": value}) for value in (36, 36.0, True, 1)]
+    assert len(set(months)) == 4  # equal in Python, not for the operator
+    ambient = [token({"op": "covers_ambient", "min_c": low, "max_c": 40.0}) for low in (0.0, -0.0)]
+    assert None not in ambient and ambient[0] != ambient[1]  # "0 °C" and "-0 °C"
+    assert token({"op": "standard_in"}) is None  # reads the requirement's standards
+    assert token({"op": "covers_ambient", "min_c": 0.0}) is None  # max_c from the requirement
+    assert token({"all": [scheme, {"op": "lab_accredited"}]}) is not None
+    assert token({"all": [scheme, {"op": "interface_family"}]}) is None
+    assert token({"not": scheme}) not in (None, token(scheme))
