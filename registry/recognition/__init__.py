@@ -7,7 +7,7 @@ the `MarketDecision` with the rulebook version.
     decision = evaluate(product, evidence, rulebook, catalogue, labs, market="SG", as_of=date(2026, 3, 1))
 """
 
-from registry.recognition.engine import current_evidence, evaluate, evaluate_markets, inputs_digest
+from registry.recognition.engine import current_evidence, evaluate, evaluate_markets, inputs_digest, inputs_digests
 from registry.recognition.model import (
     CatalogueFacts,
     DeltaTestItem,
@@ -71,6 +71,7 @@ __all__ = [
     "evaluate",
     "evaluate_markets",
     "inputs_digest",
+    "inputs_digests",
     "market_requirements",
     "market_rules",
     "parse_condition",

@@ -673,6 +673,20 @@ def inputs_digest(
     return _market_digest(_shared_digest(product, evidence, rulebook, catalogue, labs), market, as_of)
 
 
+def inputs_digests(
+    product: ProductFacts,
+    evidence: Iterable[ResultEvidence],
+    rulebook: Rulebook,
+    catalogue: CatalogueFacts,
+    labs: Iterable[LabFacts],
+    markets: Iterable[str],
+    as_of: date,
+) -> dict[str, str]:
+    """`inputs_digest` for several markets at once: the inputs they share are digested once."""
+    shared = _shared_digest(product, evidence, rulebook, catalogue, labs)
+    return {market: _market_digest(shared, market, as_of) for market in markets}
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -42,7 +42,7 @@ from registry.recognition import (
     Rulebook,
     Status,
     evaluate_markets,
-    inputs_digest,
+    inputs_digests,
 )
 from registry.services import evidence as evidence_service
 from registry.services import rulebooks
@@ -269,11 +269,6 @@ def recompute_products(session: Session, product_ids: Sequence[int], as_of: date
     store(session, compute(session, inputs, product_ids))
 
 
-def market_digests(product: ProductFacts, evidence: Sequence[ResultEvidence], rulebook: Rulebook,
-                   catalogue: CatalogueFacts, labs: Sequence[LabFacts], markets: Sequence[str], as_of: date) -> dict[str, str]:
-    return {market: inputs_digest(product, evidence, rulebook, catalogue, labs, market, as_of) for market in markets}
-
-
 def _document_evidence(session: Session, inputs: EngineInputs, change, report_id: int) -> tuple[ResultEvidence, ...]:
     """The evidence of the report being filed, from the document in hand."""
     document = change.document
@@ -373,7 +368,7 @@ def on_evidence_changed(session: Session, change) -> None:
     facts = dataclasses.replace(prepared.facts, product_id=change.product_id)
     evidence = tuple(dataclasses.replace(e, report_id=change.report_id) if e.report_id == _UNKNOWN else e
                      for e in prepared.evidence)
-    digests = market_digests(facts, evidence, inputs.rulebook, inputs.catalogue, inputs.labs, list(prepared.decided),
+    digests = inputs_digests(facts, evidence, inputs.rulebook, inputs.catalogue, inputs.labs, list(prepared.decided),
                              inputs.as_of)
     for market, document in prepared.documents.items():
         document["inputs_digest"] = digests[market]

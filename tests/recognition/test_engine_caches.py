@@ -149,3 +149,17 @@ def test_the_engine_builds_reasons_and_decisions_equal_to_their_constructors():
     assert built == decision and vars(built) == vars(decision) and repr(built) == repr(decision)
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.status = Status.MISSING
+
+
+def test_digests_of_several_markets_are_each_markets_own_digest():
+    from registry.recognition import inputs_digest, inputs_digests
+
+    rulebook = parse_rulebook(load_seed_rulebook())
+    product, evidence = GBT
+    as_of = DATES[2]
+    catalogue, labs = catalogue_facts(), LABS[as_of]
+    together = inputs_digests(product, evidence, rulebook, catalogue, labs, MARKETS, as_of)
+    assert together == {m: inputs_digest(product, evidence, rulebook, catalogue, labs, m, as_of) for m in MARKETS}
+    assert len(set(together.values())) == len(MARKETS)
+    decided = evaluate_markets(product, evidence, rulebook, catalogue, labs, MARKETS, as_of)
+    assert {m: d.inputs_digest for m, d in decided.items()} == {m: together[m] for m in decided}
