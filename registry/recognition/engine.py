@@ -670,7 +670,7 @@ def inputs_digest(
 ) -> str:
     """Return the sha256 of a canonical form of every input, independent of the order of evidence and labs.
     The rulebook and catalogue enter through their own digests."""
-    return _market_digest(_shared_digest(product, evidence, rulebook, catalogue, labs), market, as_of)
+    return inputs_digests(product, evidence, rulebook, catalogue, labs, (market,), as_of)[market]
 
 
 def inputs_digests(

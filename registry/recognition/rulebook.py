@@ -114,6 +114,17 @@ class Op:
         return found
 
 
+def _member_check(member: tuple, result: ResultEvidence, ctx: Context, memo: dict[int, Check]) -> Check:
+    """A member's answer, from `memo` when the member has a token (it never reads the requirement)."""
+    member_token, call, takes_memo = member
+    if member_token is None:
+        return call(result, ctx, memo) if takes_memo else call(result, ctx)
+    check = memo.get(member_token)
+    if check is None:
+        check = memo[member_token] = call(result, ctx, memo) if takes_memo else call(result, ctx)
+    return check
+
+
 @dataclass(frozen=True)
 class AllOf:
     """Passes when every member passes; the message lists the failures (or every success)."""
@@ -139,15 +150,7 @@ class AllOf:
             found = memo.get(token)
             if found is not None:
                 return found
-        checks = []
-        for member_token, call, takes_memo in self._members:
-            if member_token is None:
-                checks.append(call(result, ctx, memo) if takes_memo else call(result, ctx))
-                continue
-            check = memo.get(member_token)
-            if check is None:
-                check = memo[member_token] = call(result, ctx, memo) if takes_memo else call(result, ctx)
-            checks.append(check)
+        checks = [_member_check(member, result, ctx, memo) for member in self._members]
         failed = [message for passed, message in checks if not passed]
         found = (False, "; ".join(failed)) if failed else (True, "; ".join([message for _, message in checks]))
         if token is not None:
@@ -183,14 +186,8 @@ class AnyOf:
             if found is not None:
                 return found
         failures = []
-        for member_token, call, takes_memo in self._members:
-            if member_token is None:
-                passed, message = call(result, ctx, memo) if takes_memo else call(result, ctx)
-            else:
-                check = memo.get(member_token)
-                if check is None:
-                    check = memo[member_token] = call(result, ctx, memo) if takes_memo else call(result, ctx)
-                passed, message = check
+        for member in self._members:
+            passed, message = _member_check(member, result, ctx, memo)
             if passed:
                 found = (True, message)
                 break
