@@ -323,7 +323,8 @@ class Product(Base):
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    manufacturer_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # No index of its own: the unique (manufacturer_id, model_key) index answers lookups by manufacturer.
+    manufacturer_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     model: Mapped[str] = mapped_column(String(120))
     model_key: Mapped[str] = mapped_column(String(120))
     category: Mapped[str] = mapped_column(String(20))
@@ -388,7 +389,7 @@ class ReportRevision(Base):
     __tablename__ = "report_revisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))  # indexed by unique (report_id, revision)
     revision: Mapped[int] = mapped_column(Integer)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     document_sha256: Mapped[str] = mapped_column(String(64))
@@ -484,7 +485,7 @@ class Decision(Base):
     __tablename__ = "decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))  # indexed by unique (product_id, market)
     market: Mapped[str] = mapped_column(String(8))
     rulebook_version: Mapped[int] = mapped_column(Integer)
     as_of: Mapped[date] = mapped_column(Date)
