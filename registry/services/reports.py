@@ -368,6 +368,8 @@ def _notify(session: Session, *changes: EvidenceChange | int) -> None:
     # before the listeners read its evidence, so the second waits, then reads the first's report too, and no
     # product keeps decisions or search rows computed without one of its reports. (SQLite: one writer at a time.)
     # FOR NO KEY UPDATE: the reports' foreign keys hold key-share locks on the row, which FOR UPDATE would wait on.
+    if not evidence_listeners:
+        return
     ids = sorted({c if isinstance(c, int) else c.product_id for c in changes})
     session.connection().execute(_LOCK_PRODUCTS, {"ids": ids}).all()
     seen: set[int] = set()
