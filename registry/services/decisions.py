@@ -83,25 +83,78 @@ def _requirement_document(r) -> dict[str, Any]:
     }
 
 
-def decision_documents(decided: dict[str, MarketDecision]) -> dict[str, dict[str, Any]]:
-    """Several markets' decisions of one product as plain JSON data.
+# Stored decisions are written in a compact form (`STORED_FORMAT`) and served in the full one. The explained reasons
+# are three quarters of a decision: each is stored as [rule id, version, passed, label, text] where `label` indexes the
+# requirement's list of the texts' heads (the part before the first ": ", the result the reason is about, which every
+# rule tried on that result repeats) and -1 means the text is whole. `served_document` gives back the exact text.
+STORED_FORMAT = 2
+
+
+def _stored_requirement(r) -> dict[str, Any]:
+    labels: list[str] = []
+    index: dict[str, int] = {}
+    reasons = []
+    for x in r.reasons:
+        head, sep, rest = x.message_en.partition(": ")
+        if sep:
+            i = index.get(head)
+            if i is None:
+                i = index[head] = len(labels)
+                labels.append(head)
+            reasons.append([x.rule_id, x.version, x.passed, i, rest])
+        else:
+            reasons.append([x.rule_id, x.version, x.passed, -1, x.message_en])
+    return {
+        "requirement_id": r.requirement_id, "test_item": r.test_item, "status": r.status.value,
+        "rule_id": r.rule_id, "rule_version": r.rule_version, "evidence": [list(e[:5]) for e in r.evidence],
+        "labels": labels, "reasons": reasons, "extra_steps": list(r.extra_steps),
+    }
+
+
+def _served_requirement(stored: dict[str, Any]) -> dict[str, Any]:
+    labels = stored["labels"]
+    return {
+        "requirement_id": stored["requirement_id"], "test_item": stored["test_item"], "status": stored["status"],
+        "rule_id": stored["rule_id"], "rule_version": stored["rule_version"],
+        "evidence": [{"report_id": e[0], "report_number": e[1], "revision": e[2], "standard": e[3], "clause": e[4]}
+                     for e in stored["evidence"]],
+        "reasons": [{"rule_id": rule_id, "version": version, "passed": passed,
+                     "message": {"en": f"{labels[label]}: {text}" if label >= 0 else text}}
+                    for rule_id, version, passed, label, text in stored["reasons"]],
+        "extra_steps": stored["extra_steps"],
+    }
+
+
+def served_document(detail: dict[str, Any]) -> dict[str, Any]:
+    """A stored decision in the form the API serves (what `decision_document` gives for a live one)."""
+    if detail.get("format") != STORED_FORMAT:
+        return detail  # written before the compact form: already whole
+    served = {k: v for k, v in detail.items() if k != "format"}
+    served["requirements"] = [_served_requirement(r) for r in detail["requirements"]]
+    return served
+
+
+def decision_documents(decided: dict[str, MarketDecision], stored: bool = False) -> dict[str, dict[str, Any]]:
+    """Several markets' decisions of one product as plain JSON data (`stored`: in the compact stored form).
 
     The engine decides a requirement shared by several markets once (the ASEAN members inherit most of theirs), so
     each requirement decision is converted once too; the documents share those parts, which are only read.
     """
     memo: dict[int, dict[str, Any]] = {}
-    return {market: decision_document(decision, memo) for market, decision in decided.items()}
+    return {market: decision_document(decision, memo, stored) for market, decision in decided.items()}
 
 
-def decision_document(decision: MarketDecision, memo: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A MarketDecision as plain JSON data (what is stored and served)."""
+def decision_document(decision: MarketDecision, memo: dict[int, dict[str, Any]] | None = None,
+                      stored: bool = False) -> dict[str, Any]:
+    """A MarketDecision as plain JSON data: what is served (or, with `stored`, its compact stored form)."""
     if memo is None:
         memo = {}
+    convert = _stored_requirement if stored else _requirement_document
     requirements = []
     for r in decision.requirements:
         converted = memo.get(id(r))
         if converted is None:
-            converted = memo[id(r)] = _requirement_document(r)
+            converted = memo[id(r)] = convert(r)
         requirements.append(converted)
 
     def item(i):
@@ -128,6 +181,7 @@ def decision_document(decision: MarketDecision, memo: dict[int, dict[str, Any]] 
         "savings": saving(decision.savings),
         "conditional_savings": saving(decision.conditional_savings),
         "inputs_digest": decision.inputs_digest,
+        **({"format": STORED_FORMAT} if stored else {}),
     }
 
 
@@ -224,7 +278,7 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]], fresh
         _delete(session, list(decided))
     rows_of = {}
     for pid, by_market in decided.items():
-        documents = decision_documents(by_market)
+        documents = decision_documents(by_market, stored=True)
         rows_of[pid] = {market: (d, documents[market], d.inputs_digest) for market, d in by_market.items()}
     _insert(session, rows_of)
 
@@ -334,7 +388,7 @@ def prepare_submission(session: Session, change) -> dict[str, Any]:
         evidence = stored[change.product_id] + own
     decided = decide(inputs, facts, evidence)
     return {"decisions": _Prepared(inputs, change.product_id, state, facts, evidence, decided,
-                                   decision_documents(decided))}
+                                   decision_documents(decided, stored=True))}
 
 
 def _still_valid(session: Session, prepared: _Prepared | None, inputs: EngineInputs, change) -> bool:
@@ -373,9 +427,9 @@ def on_evidence_changed(session: Session, change) -> None:
     for market, document in prepared.documents.items():
         document["inputs_digest"] = digests[market]
         for requirement in document["requirements"]:
-            for cited in requirement["evidence"]:
-                if cited["report_id"] == _UNKNOWN:
-                    cited["report_id"] = change.report_id
+            for cited in requirement["evidence"]:  # [report id, number, revision, standard, clause]
+                if cited[0] == _UNKNOWN:
+                    cited[0] = change.report_id
     if not change.created:
         _delete(session, [change.product_id])
     _insert(session, {change.product_id: {
@@ -468,7 +522,7 @@ def recognition(session: Session, principal: Principal, product_id: int, market:
         m in stored and stored[m].as_of == today and stored[m].rulebook_version == current_version for m in wanted
     )
     if fresh:
-        details = {m: stored[m].detail for m in wanted}
+        details = {m: served_document(stored[m].detail) for m in wanted}
     else:
         inputs = engine_inputs(session, as_of or today)
         computed = compute(session, inputs, [product_id], wanted).get(product_id, {})

@@ -61,7 +61,8 @@ def test_second_report_of_the_product_takes_the_general_path(session):
     filed = submit(session, second)
     stored = _decisions(session, filed.product_id)
     # Both reports' results count: the product's decisions cite evidence from each report.
-    cited = {e["report_number"] for row in stored[0] for r in row[8]["requirements"] for e in r["evidence"]}
+    cited = {e["report_number"] for row in stored[0]
+             for r in decisions.served_document(row[8])["requirements"] for e in r["evidence"]}
     assert {first["report_number"], second["report_number"]} <= cited
     assert len(_search_rows(session, filed.product_id)[0]) == 2
 
@@ -101,7 +102,8 @@ def test_decisions_prepared_before_the_lock_are_stored_with_the_real_ids(session
     filed = _submit_with_preparer(session, monkeypatch, mark)
     stored = {row[0]: row for row in _decisions(session, filed.product_id)[0]}
     assert stored["CN"][8]["verdict"] == "prepared-outside-the-lock"
-    cited = {e["report_id"] for row in stored.values() for r in row[8]["requirements"] for e in r["evidence"]}
+    cited = {e["report_id"] for row in stored.values()
+             for r in decisions.served_document(row[8])["requirements"] for e in r["evidence"]}
     assert cited == {filed.id}, "citations carry the report id assigned under the lock, not the placeholder"
     rebuilt = _rebuilt(session, filed.product_id)
     assert {m: row[7] for m, row in rebuilt.items()} == {m: row[7] for m, row in stored.items()}, "same digests"
