@@ -522,7 +522,7 @@ def recognition(session: Session, principal: Principal, product_id: int, market:
         m in stored and stored[m].as_of == today and stored[m].rulebook_version == current_version for m in wanted
     )
     if fresh:
-        details = {m: served_document(stored[m].detail) for m in wanted}
+        details = {m: stored[m].detail for m in wanted}  # the summary reads statuses, the same in both forms
     else:
         inputs = engine_inputs(session, as_of or today)
         computed = compute(session, inputs, [product_id], wanted).get(product_id, {})
@@ -538,7 +538,7 @@ def recognition(session: Session, principal: Principal, product_id: int, market:
         "markets": summary, "computed": "stored" if fresh else "live",
     }
     if market:
-        view["decision"] = details.get(market)
+        view["decision"] = served_document(details[market]) if market in details else None
     return view
 
 
