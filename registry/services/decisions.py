@@ -45,6 +45,7 @@ from registry.recognition import (
     inputs_digests,
 )
 from registry.services import evidence as evidence_service
+from registry.services import reports as reports_service
 from registry.services import rulebooks
 from registry.services.accreditation import lab_standing
 from registry.services.permissions import Principal, require
@@ -273,7 +274,6 @@ def store(session: Session, decided: dict[int, dict[str, MarketDecision]], fresh
     if not decided:
         return
     begin_write(session)  # a no-op inside a write use case; a batch recompute computed under a read transaction
-    conn = session.connection()
     if not fresh:
         _delete(session, list(decided))
     rows_of = {}
@@ -318,7 +318,7 @@ def recompute_products(session: Session, product_ids: Sequence[int], as_of: date
     The products are locked first (PostgreSQL; in id order, as report writes lock them), so a concurrent report
     write is either seen whole or waits for these decisions to commit and then decides again itself.
     """
-    session.connection().execute(_LOCK_PRODUCTS, {"ids": sorted(set(product_ids))}).all()
+    reports_service.lock_products(session, product_ids)
     inputs = engine_inputs(session, as_of or date.today())
     store(session, compute(session, inputs, product_ids))
 
@@ -345,8 +345,6 @@ def _declared_facts(change, product_id: int, held: Iterable[tuple[str, str]] = (
 
 
 _reports = Report.__table__
-_LOCK_PRODUCTS = (select(Product.__table__.c.id).where(Product.__table__.c.id.in_(bindparam("ids", expanding=True)))
-                  .order_by(Product.__table__.c.id).with_for_update(key_share=True))
 _OTHER_REPORTS_STATE = select(func.count(), func.max(_reports.c.updated_at)).where(
     _reports.c.product_id == bindparam("product_id"), _reports.c.id != bindparam("report_id"))
 _HELD_IDENTIFIERS = select(ProductIdentifier.__table__.c.scheme, ProductIdentifier.__table__.c.number).where(

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
@@ -32,7 +32,6 @@ from registry.models import (
 from registry.services import catalogue as catalogue_service
 from registry.services.accreditation import LabStanding, lab_standing
 from registry.services.permissions import Principal, can, require
-
 
 
 @dataclass(frozen=True)
@@ -178,6 +177,8 @@ _ORG_KIND = select(_organizations.c.kind).where(_organizations.c.id == bindparam
 _MANUFACTURERS_IN = select(_organizations.c.id, _organizations.c.name_en, _organizations.c.name_zh).where(
     _organizations.c.kind == "manufacturer", _organizations.c.country == bindparam("country")
 )
+
+
 def _per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
     """One prebuilt statement per engine, from each dialect's own INSERT (for ON CONFLICT)."""
     return {"sqlite": build(sqlite_insert), "postgresql": build(postgresql_insert)}
@@ -363,15 +364,22 @@ class Filed:
     model: str
 
 
+def lock_products(session: Session, product_ids: Iterable[int]) -> None:
+    """Lock these products until the transaction ends (PostgreSQL; SQLite has one writer at a time anyway).
+
+    PostgreSQL lets two transactions write reports of one product at once. Each locks the product (in id order, so
+    two writers never wait on each other crosswise) before deriving anything from its evidence, so the second waits,
+    then reads the first's report too, and no product keeps decisions or search rows computed without one of its
+    reports. FOR NO KEY UPDATE: the reports' foreign keys hold key-share locks on the row, which FOR UPDATE would
+    wait on (a deadlock between two such writers).
+    """
+    session.connection().execute(_LOCK_PRODUCTS, {"ids": sorted(set(product_ids))}).all()
+
+
 def _notify(session: Session, *changes: EvidenceChange | int) -> None:
-    # PostgreSQL lets two transactions write reports of one product at once. Each locks the product (in id order)
-    # before the listeners read its evidence, so the second waits, then reads the first's report too, and no
-    # product keeps decisions or search rows computed without one of its reports. (SQLite: one writer at a time.)
-    # FOR NO KEY UPDATE: the reports' foreign keys hold key-share locks on the row, which FOR UPDATE would wait on.
     if not evidence_listeners:
         return
-    ids = sorted({c if isinstance(c, int) else c.product_id for c in changes})
-    session.connection().execute(_LOCK_PRODUCTS, {"ids": ids}).all()
+    lock_products(session, (c if isinstance(c, int) else c.product_id for c in changes))
     seen: set[int] = set()
     for change in changes:
         if isinstance(change, int):
