@@ -14,7 +14,7 @@ from flask.json.provider import JSONProvider
 from flask_babel import Babel
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest as HTTPBadRequest, HTTPException
 
 from registry import contracts, db
 from registry.config import Defaults, from_environment
@@ -95,7 +95,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(schemas_bp)
     app.after_request(_page_headers)
 
-    from registry.errors import Unauthenticated
+    from registry.errors import BadRequest, Unauthenticated, Violation
 
     @app.before_request
     def _refuse_impossible_ids() -> None:
@@ -104,6 +104,26 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         for name, value in (request.view_args or {}).items():
             if isinstance(value, int) and not 0 < value <= MAX_ID:
                 raise NotFound(f"No such {name.replace('_', ' ')}: {value}.")
+
+    @app.before_request
+    def _refuse_nul_characters() -> None:
+        # PostgreSQL text and JSONB cannot hold U+0000: such input is refused up front, naming where it was, on
+        # both engines alike, instead of failing in the database (a 500 on PostgreSQL only).
+        for location, values in (("query", request.args), ("form", request.form)):
+            for name, value in values.items(multi=True):
+                if "\x00" in name or "\x00" in value:
+                    refused = HTTPBadRequest("A parameter holds a NUL character (U+0000), which the registry "
+                                             "does not accept.")
+                    refused.data = {"messages": {location: {name.replace("\x00", ""): ["contains U+0000"]}}}
+                    raise refused
+        if (request.mimetype or "").endswith("json") and b"\\u0000" in request.get_data(cache=True):
+            try:
+                pointer = contracts.nul_pointer(orjson.loads(request.get_data(cache=True)))
+            except orjson.JSONDecodeError:
+                return  # the endpoint answers 400 for the unparsable body itself
+            if pointer is not None:
+                raise BadRequest("The body holds a NUL character (U+0000), which the registry does not accept.",
+                                 [Violation(pointer, "contains U+0000")])
 
     @app.errorhandler(RegistryError)
     def _registry_error(exc: RegistryError):

@@ -613,3 +613,23 @@ def require_valid(instance: Any, name: str = DEFAULT_SCHEMA) -> None:
             f"The document does not conform to schema {name!r}: {_plural(len(violations), 'violation')}.",
             violations,
         )
+
+
+def nul_pointer(value: Any, pointer: str = "") -> str | None:
+    """The JSON pointer of the first string (or member name) holding U+0000, which PostgreSQL text cannot store."""
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, member in value.items():
+            at = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if "\x00" in str(key):
+                return at
+            found = nul_pointer(member, at)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, member in enumerate(value):
+            found = nul_pointer(member, f"{pointer}/{i}")
+            if found is not None:
+                return found
+    return None
