@@ -316,29 +316,43 @@ def _validate(session: Session, document: dict[str, Any], today: date, skew_days
     return flags
 
 
+@dataclass(frozen=True)
+class _StagedRevision:
+    """A revision's rows, built (and their JSON serialized) before the write lock: under it, only the ids are set."""
+
+    document: Any
+    document_sha256: str
+    results: list[dict[str, Any]]
+
+
+def _stage_revision(document: dict[str, Any], flags) -> _StagedRevision:
+    def json(value: Any) -> Any:  # serialized once here; the engine's JSON serializer passes a Fragment through
+        return None if value is None else orjson.Fragment(orjson.dumps(value))
+
+    results = [
+        dict(
+            position=i, standard_id=r["standard"], clause=r["clause"], clause_verified=flags[i][0],
+            test_item_id=r["test_item"], verdict=r["verdict"], performed_on=date.fromisoformat(r["performed_on"]),
+            sample_id=r["sample_id"], accredited=flags[i][1], conditions=json(r.get("conditions")),
+            measurements=json(r.get("measurements", [])),
+        )
+        for i, r in enumerate(document["results"])
+    ]
+    return _StagedRevision(json(document), _digest(document), results)
+
+
 def _insert_revision(
-    session: Session, report_id: int, revision: int, document: dict[str, Any], flags, principal: Principal,
+    session: Session, report_id: int, revision: int, staged: _StagedRevision, principal: Principal,
     reason: str | None, now: datetime,
 ) -> None:
     # Core statements, not ORM objects: a 30-result report is one row, one bulk INSERT and one event.
     conn = session.connection()
     revision_id = conn.execute(
         _INSERT_REVISION,
-        dict(report_id=report_id, revision=revision, document=document, document_sha256=_digest(document),
+        dict(report_id=report_id, revision=revision, document=staged.document, document_sha256=staged.document_sha256,
              reason=reason, submitted_by=principal.org_id, submitted_at=now),
     ).scalar_one()
-    conn.execute(
-        _INSERT_RESULTS,
-        [
-            dict(
-                revision_id=revision_id, position=i, standard_id=r["standard"], clause=r["clause"],
-                clause_verified=flags[i][0], test_item_id=r["test_item"], verdict=r["verdict"],
-                performed_on=date.fromisoformat(r["performed_on"]), sample_id=r["sample_id"],
-                accredited=flags[i][1], conditions=r.get("conditions"), measurements=r.get("measurements", []),
-            )
-            for i, r in enumerate(document["results"])
-        ],
-    )
+    conn.execute(_INSERT_RESULTS, [dict(row, revision_id=revision_id) for row in staged.results])
 
 
 def _add_event(session: Session, report_id: int, kind: str, revision: int, actor: str, effective_on: date,
@@ -439,6 +453,7 @@ def submit_report(
         preview = EvidenceChange(known or 0, known is None, 0, document, flags, None, model_key)
         for prepare in evidence_preparers:
             prepared.update(prepare(session, preview))
+    staged = _stage_revision(document, flags)
     begin_write(session)
     now = utcnow()
     product = _resolve_product(session, document["product"], now)
@@ -453,7 +468,7 @@ def submit_report(
     except IntegrityError as exc:
         session.rollback()
         raise _duplicate(number, principal.org_id) from exc
-    _insert_revision(session, report_id, 1, document, flags, principal, None, now)
+    _insert_revision(session, report_id, 1, staged, principal, None, now)
     _record_identifiers(session, product, document["product"].get("certificates", []), report_id)
     _add_event(session, report_id, "submitted", 1, principal.org_id, today, now)
     _notify(session, EvidenceChange(product.id, product.created, report_id, document, flags, product.manufacturer_id,
@@ -505,7 +520,7 @@ def revise_report(
     product = _resolve_product(session, document["product"], now)
     product_id = product.id
     revision = report.current_revision + 1
-    _insert_revision(session, report.id, revision, document, flags, principal, reason, now)
+    _insert_revision(session, report.id, revision, _stage_revision(document, flags), principal, reason, now)
     _record_identifiers(session, product, document["product"].get("certificates", []), report.id)
     _add_event(session, report.id, "revised", revision, principal.org_id, today, now, reason)
     report.current_revision = revision
