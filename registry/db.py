@@ -55,6 +55,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint every 4,000 WAL pages (16 MB), not 1,000: index and table pages that many submissions rewrite are
+    # copied back once per checkpoint, so fewer checkpoints write less (361 KB instead of 388 KB of I/O per
+    # storage-only submission, 7 % faster in-process). A checkpoint runs inside a commit, under the writer lock.
+    cursor.execute("PRAGMA wal_autocheckpoint=4000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
