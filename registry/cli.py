@@ -63,19 +63,22 @@ def init_command() -> None:
         click.echo(f"Search index: {indexed} products indexed.")
 
 
-def _recompute(session) -> None:
-    total = decisions.product_count(session)
+def _recompute(session, only_stale: bool = False) -> int:
+    total = len(decisions.stale_products(session)) if only_stale else decisions.product_count(session)
     if not total:
-        return
+        return 0
     with click.progressbar(length=total, label="Recomputing recognition decisions") as bar:
-        decisions.recompute_all(session, progress=bar.update, workers=min(2, os.cpu_count() or 1))
+        return decisions.recompute_all(session, progress=bar.update, workers=min(2, os.cpu_count() or 1),
+                                       only_stale=only_stale)
 
 
 @group.command("recompute")
-def recompute_command() -> None:
+@click.option("--stale", is_flag=True,
+              help="Only products whose decisions are not today's under the current rulebook (for a daily job).")
+def recompute_command(stale: bool) -> None:
     """Recompute every product's recognition decisions with the published rulebook (in batches)."""
-    _recompute(get_session())
-    click.echo("Decisions recomputed.")
+    done = _recompute(get_session(), only_stale=stale)
+    click.echo(f"Decisions recomputed for {done} product(s).")
 
 
 @group.command("rulebook-draft")

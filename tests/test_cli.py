@@ -84,3 +84,37 @@ def test_seed_demo_loads_a_realistic_set_once(fresh_app):
     assert makers >= 5 and products >= 20 and labs >= 6
     second = run(fresh_app, "seed-demo")
     assert second.exit_code == 0 and "nothing changed" in second.output
+
+
+def test_recompute_stale_refreshes_only_decisions_not_made_for_today(fresh_app):
+    from datetime import date, timedelta
+
+    from sqlalchemy import update
+
+    from registry.models import Decision
+    from registry.services import decisions, reports
+    from registry.services.permissions import Principal
+    from tests.factories import report_document
+
+    assert run(fresh_app, "init").exit_code == 0
+    with fresh_app.app_context():
+        session = get_session()
+        filed = [reports.submit_report(session, Principal(org_id="lab-cn-sh-evtc", kind="lab"),
+                                       dict(report_document("cn"), product=dict(report_document("cn")["product"],
+                                                                                model=f"STALE-{i}")))
+                 for i in range(3)]
+        assert decisions.stale_products(session) == []
+        yesterday = date.today() - timedelta(days=1)
+        session.execute(update(Decision).where(Decision.product_id == filed[1].product_id).values(as_of=yesterday))
+        session.commit()
+        assert decisions.stale_products(session) == [filed[1].product_id]
+
+    result = run(fresh_app, "recompute", "--stale")
+    assert result.exit_code == 0, result.output
+    assert "for 1 product(s)" in result.output
+    with fresh_app.app_context():
+        session = get_session()
+        assert decisions.stale_products(session) == []
+        assert set(session.scalars(select(Decision.as_of).where(Decision.product_id == filed[1].product_id))) == {
+            date.today()}
+    assert "for 0 product(s)" in run(fresh_app, "recompute", "--stale").output

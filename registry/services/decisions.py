@@ -442,15 +442,32 @@ def product_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Product)) or 0
 
 
+def stale_products(session: Session, as_of: date | None = None) -> list[int]:
+    """Products whose stored decisions are not those of `as_of` (today) under the current rulebook, or missing.
+
+    Decisions are made for a day: evidence ages, transitions end. Lookups on a later day compute live until these
+    products are recomputed (`registry recompute --stale`, e.g. from a daily cron job).
+    """
+    as_of = as_of or date.today()
+    version = rulebooks.current(session).version
+    current = (select(Decision.product_id).where(Decision.as_of == as_of, Decision.rulebook_version == version)
+               .group_by(Decision.product_id).having(func.count() == len(target_markets(session))))
+    return list(session.scalars(select(Product.id).where(Product.id.not_in(current)).order_by(Product.id)))
+
+
 def recompute_all(session: Session, as_of: date | None = None, batch: int = BATCH,
-                  progress: Callable[[int], None] | None = None, workers: int = 1) -> int:
-    """Recompute every product's decisions in batches, committing each batch; returns the number of products.
+                  progress: Callable[[int], None] | None = None, workers: int = 1, only_stale: bool = False) -> int:
+    """Recompute every product's decisions (`only_stale`: those `stale_products` names) in batches, committing each
+    batch; returns the number of products.
 
     With `workers` > 1 the batches are shared among that many processes, each with its own connection: the
     engine is CPU-bound Python, so processes, not threads, use the machine's cores.
     """
     as_of = as_of or date.today()
-    ids = list(session.scalars(select(Product.id).order_by(Product.id)))
+    if only_stale:
+        ids = stale_products(session, as_of)
+    else:
+        ids = list(session.scalars(select(Product.id).order_by(Product.id)))
     chunks = [ids[start:start + batch] for start in range(0, len(ids), batch)]
     if workers <= 1 or len(chunks) < 2:
         inputs = engine_inputs(session, as_of)
