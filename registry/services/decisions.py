@@ -784,6 +784,21 @@ def matrix(session: Session, principal: Principal, as_of: date | None = None) ->
 
 
 RANK = {"blocked": 0, "accessible_with_conditions": 1, "accessible": 2}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the what-if compares of one decision: verdict, tests owed and their price."""
+
+    verdict: str
+    owed: int
+    cost_min: int
+    cost_max: int
+
+
+def _outcome(decision: MarketDecision) -> _Outcome:
+    plan = decision.delta_test_plan
+    return _Outcome(decision.verdict.value, len(plan.items), plan.total_cost_min, plan.total_cost_max)
 IMPACT_FIELDS = ("gaining", "losing", "unchanged", "tests_saved", "tests_added", "cost_saved_min", "cost_saved_max",
                  "cost_added_min", "cost_added_max")
 
@@ -796,25 +811,37 @@ def _impact_chunk(session: Session, chunk: list[int], as_of: date, base_version:
     changes: list[dict[str, Any]] = []
     facts = evidence_service.product_facts(session, chunk)
     evidence = evidence_service.evidence_for(session, chunk, base.timeline, base.standings)
+    # The published rulebook's side is what is stored, when it was decided for this very day under that version (a
+    # report or accreditation change rewrites it in its own transaction): only the draft's side is computed then.
+    stored: dict[int, dict[str, _Outcome]] = {}
+    for pid, market, verdict, plan in session.execute(
+        select(Decision.product_id, Decision.market, Decision.verdict, DecisionPlan.plan)
+        .join(DecisionPlan, (DecisionPlan.product_id == Decision.product_id) & (DecisionPlan.market == Decision.market))
+        .where(Decision.product_id.in_(chunk), Decision.as_of == as_of, Decision.rulebook_version == base_version)
+    ):
+        stored.setdefault(pid, {})[market] = _Outcome(verdict, len(plan["items"]), plan["total_cost_min"],
+                                                      plan["total_cost_max"])
     for pid in chunk:
         if pid not in facts:
             continue
-        before = decide(base, facts[pid], evidence[pid])
-        after = decide(draft, facts[pid], evidence[pid])
+        before = stored.get(pid, {})
+        if set(before) != set(base.markets):
+            before = {m: _outcome(d) for m, d in decide(base, facts[pid], evidence[pid]).items()}
+        after = {m: _outcome(d) for m, d in decide(draft, facts[pid], evidence[pid]).items()}
         for market in base.markets:
             b, a = before.get(market), after.get(market)
             if b is None or a is None:
                 continue
             stats = per_market[market]
-            delta = RANK[a.verdict.value] - RANK[b.verdict.value]
+            delta = RANK[a.verdict] - RANK[b.verdict]
             stats["gaining" if delta > 0 else "losing" if delta < 0 else "unchanged"] += 1
-            owed_before, owed_after = len(b.delta_test_plan.items), len(a.delta_test_plan.items)
+            owed_before, owed_after = b.owed, a.owed
             if owed_after < owed_before:
                 stats["tests_saved"] += owed_before - owed_after
             else:
                 stats["tests_added"] += owed_after - owed_before
-            dmin = b.delta_test_plan.total_cost_min - a.delta_test_plan.total_cost_min
-            dmax = b.delta_test_plan.total_cost_max - a.delta_test_plan.total_cost_max
+            dmin = b.cost_min - a.cost_min
+            dmax = b.cost_max - a.cost_max
             if dmin >= 0:
                 stats["cost_saved_min"] += dmin
                 stats["cost_saved_max"] += max(dmax, 0)
@@ -822,8 +849,8 @@ def _impact_chunk(session: Session, chunk: list[int], as_of: date, base_version:
                 stats["cost_added_min"] += -dmin
                 stats["cost_added_max"] += max(-dmax, 0)
             if (delta or owed_after != owed_before) and len(changes) < examples:
-                changes.append({"product_id": pid, "market": market, "verdict_before": b.verdict.value,
-                                "verdict_after": a.verdict.value, "owed_before": owed_before, "owed_after": owed_after})
+                changes.append({"product_id": pid, "market": market, "verdict_before": b.verdict,
+                                "verdict_after": a.verdict, "owed_before": owed_before, "owed_after": owed_after})
     return {"markets": per_market, "changes": changes}
 
 

@@ -213,3 +213,28 @@ def test_today_is_the_default_as_of(client, session):
     _document, product_id = _filed(client, session)
     view = client.get(f"/api/v1/products/{product_id}/recognition").get_json()
     assert view["as_of"] == date.today().isoformat()
+
+
+def test_what_if_reads_the_published_side_from_stored_decisions_when_they_are_todays(client, session):
+    from datetime import date, timedelta
+
+    from sqlalchemy import update
+
+    from registry.models import Decision
+
+    _filed(client, session, "cn")
+    _filed(client, session, "de")
+    regulator = factories.make_key(session, "reg-eu-msa", kind="regulator")
+    version = client.post("/api/v1/rulebook/versions", json={"document": _draft_adding_damp_heat_recognition(client)},
+                          headers=bearer(regulator)).get_json()["version"]
+    impact = f"/api/v1/rulebook/versions/{version}/impact"
+    from_stored = client.post(impact, headers=bearer(regulator)).get_json()
+    assert from_stored["markets"]["EU"]["tests_saved"] >= 1
+    # The stored side is what is read: a stored verdict changed by hand shows in the answer ...
+    session.execute(update(Decision).where(Decision.market == "EU").values(verdict="accessible"))
+    session.flush()
+    assert client.post(impact, headers=bearer(regulator)).get_json()["markets"]["EU"] != from_stored["markets"]["EU"]
+    # ... but decisions not made for the day asked about are not used: that side is computed, as the first time.
+    session.execute(update(Decision).values(as_of=date.today() - timedelta(days=1)))
+    session.flush()
+    assert client.post(impact, headers=bearer(regulator)).get_json() == from_stored
