@@ -312,6 +312,39 @@ def _insert(session: Session, rows_of: dict[int, dict[str, tuple[MarketDecision,
         ])
 
 
+_REPORT_STATES = select(Report.__table__.c.product_id, func.count(), func.max(Report.__table__.c.updated_at)).where(
+    Report.__table__.c.product_id.in_(bindparam("ids", expanding=True))).group_by(Report.__table__.c.product_id)
+
+
+def _report_states(session: Session, product_ids: Sequence[int]) -> dict[int, tuple]:
+    return {pid: (n, latest) for pid, n, latest in
+            session.connection().execute(_REPORT_STATES, {"ids": list(product_ids)})}
+
+
+def recompute_batch(session: Session, product_ids: Sequence[int], as_of: date) -> None:
+    """Recompute a batch of products (a publish, `registry recompute`) and commit, without losing a concurrent write.
+
+    The batch is decided outside the SQLite write lock, so that another process's batch or a submission can write
+    meanwhile; under the lock, the products whose reports changed in between (a report filed, revised or withdrawn)
+    are decided again, and all of them if the engine's inputs changed. On PostgreSQL the products are locked first,
+    so report writes to them wait for the batch, then decide again themselves.
+    """
+    reports_service.lock_products(session, product_ids)
+    inputs = engine_inputs(session, as_of)
+    states = _report_states(session, product_ids)
+    decided = compute(session, inputs, product_ids)
+    begin_write(session)  # SQLite: the write lock, and a view of what was committed meanwhile
+    now_inputs = engine_inputs(session, as_of)
+    if now_inputs is not inputs:
+        decided = compute(session, now_inputs, product_ids)
+    else:
+        changed = [pid for pid, state in _report_states(session, product_ids).items() if states.get(pid) != state]
+        if changed:
+            decided.update(compute(session, inputs, changed))
+    store(session, decided)
+    session.commit()
+
+
 def recompute_products(session: Session, product_ids: Sequence[int], as_of: date | None = None) -> None:
     """Recompute and store these products' decisions inside the caller's transaction.
 
@@ -470,10 +503,8 @@ def recompute_all(session: Session, as_of: date | None = None, batch: int = BATC
         ids = list(session.scalars(select(Product.id).order_by(Product.id)))
     chunks = [ids[start:start + batch] for start in range(0, len(ids), batch)]
     if workers <= 1 or len(chunks) < 2:
-        inputs = engine_inputs(session, as_of)
         for chunk in chunks:
-            store(session, compute(session, inputs, chunk))
-            session.commit()
+            recompute_batch(session, chunk, as_of)
             if progress:
                 progress(len(chunk))
         return len(ids)
@@ -501,8 +532,7 @@ def _worker_start(url: str) -> None:
 
 def _worker_recompute(chunk: list[int], as_of: date) -> int:
     with Session(_worker_engine) as session:
-        store(session, compute(session, engine_inputs(session, as_of), chunk))
-        session.commit()
+        recompute_batch(session, chunk, as_of)
     return len(chunk)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -108,3 +109,46 @@ def test_simultaneous_reports_of_a_new_product_are_all_kept_and_decided_together
                    session.scalars(select(Decision).where(Decision.product_id == product_id)).unique()}
         session.rollback()
     assert stored and stored == rebuilt
+
+
+def test_a_report_filed_while_a_recompute_batch_decides_is_not_lost(own_engine, monkeypatch):
+    first = report_document("cn")
+    first["product"]["model"] = "RACE-RECOMPUTE"
+    with Session(own_engine, expire_on_commit=False) as session:
+        product_id = reports.submit_report(session, Principal(org_id=first["lab"], kind="lab"), first,
+                                           today=TODAY).product_id
+    second = report_document("de")
+    second["product"] = dict(first["product"])
+    filing = threading.Thread(target=lambda: _file_in_own_session(own_engine, second))
+    original = decisions.compute
+
+    def compute_then_let_a_report_in(session, inputs, product_ids, markets=None):
+        decided = original(session, inputs, product_ids, markets)
+        if not filing.is_alive() and filing.ident is None:
+            # The batch has decided; a lab files a report of the same product now. Where the batch holds the
+            # product (PostgreSQL) the filing waits for it; elsewhere it commits right away.
+            filing.start()
+            filing.join(1)
+        return decided
+
+    monkeypatch.setattr(decisions, "compute", compute_then_let_a_report_in)
+    with Session(own_engine, expire_on_commit=False) as session:
+        decisions.recompute_batch(session, [product_id], date.today())
+    filing.join(60)
+    monkeypatch.setattr(decisions, "compute", original)
+
+    with Session(own_engine) as session:
+        assert session.scalar(select(func.count()).select_from(Report).where(Report.product_id == product_id)) == 2
+        stored = {d.market: (d.inputs_digest, d.detail) for d in
+                  session.scalars(select(Decision).where(Decision.product_id == product_id))}
+        decisions.recompute_products(session, [product_id])
+        session.flush()
+        rebuilt = {d.market: (d.inputs_digest, d.detail) for d in
+                   session.scalars(select(Decision).where(Decision.product_id == product_id))}
+        session.rollback()
+    assert stored == rebuilt, "the stored decisions must include the report filed during the batch"
+
+
+def _file_in_own_session(engine, document):
+    with Session(engine, expire_on_commit=False) as session:
+        reports.submit_report(session, Principal(org_id=document["lab"], kind="lab"), document, today=TODAY)
