@@ -116,9 +116,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
                                              "does not accept.")
                     refused.data = {"messages": {location: {name.replace("\x00", ""): ["contains U+0000"]}}}
                     raise refused
-        if (request.mimetype or "").endswith("json") and b"\\u0000" in request.get_data(cache=True):
+        body = request.get_data(cache=True) if (request.mimetype or "").endswith("json") else b""
+        if b"\\u0000" in body:
             try:
-                pointer = contracts.nul_pointer(orjson.loads(request.get_data(cache=True)))
+                pointer = contracts.nul_pointer(orjson.loads(body))
             except orjson.JSONDecodeError:
                 return  # the endpoint answers 400 for the unparsable body itself
             if pointer is not None:

@@ -312,13 +312,6 @@ def _insert(session: Session, rows_of: dict[int, dict[str, tuple[MarketDecision,
         ])
 
 
-_REPORT_STATES = select(Report.__table__.c.product_id, func.count(), func.max(Report.__table__.c.updated_at)).where(
-    Report.__table__.c.product_id.in_(bindparam("ids", expanding=True))).group_by(Report.__table__.c.product_id)
-
-
-def _report_states(session: Session, product_ids: Sequence[int]) -> dict[int, tuple]:
-    return {pid: (n, latest) for pid, n, latest in
-            session.connection().execute(_REPORT_STATES, {"ids": list(product_ids)})}
 
 
 def recompute_batch(session: Session, product_ids: Sequence[int], as_of: date) -> None:
@@ -378,8 +371,18 @@ def _declared_facts(change, product_id: int, held: Iterable[tuple[str, str]] = (
 
 
 _reports = Report.__table__
-_OTHER_REPORTS_STATE = select(func.count(), func.max(_reports.c.updated_at)).where(
-    _reports.c.product_id == bindparam("product_id"), _reports.c.id != bindparam("report_id"))
+_REPORT_STATES = select(_reports.c.product_id, func.count(), func.max(_reports.c.updated_at)).where(
+    _reports.c.product_id.in_(bindparam("ids", expanding=True)), _reports.c.id != bindparam("but")
+).group_by(_reports.c.product_id)
+_NO_REPORTS = (0, None)
+
+
+def _report_states(session: Session, product_ids: Sequence[int], but: int = 0) -> dict[int, tuple]:
+    """Per product, (count, latest update) of its reports (but report `but`): any write to them changes it."""
+    return {pid: (n, latest) for pid, n, latest in
+            session.connection().execute(_REPORT_STATES, {"ids": list(product_ids), "but": but})}
+
+
 _HELD_IDENTIFIERS = select(ProductIdentifier.__table__.c.scheme, ProductIdentifier.__table__.c.number).where(
     ProductIdentifier.__table__.c.product_id == bindparam("product_id"))
 _UNKNOWN = 0  # ids are assigned under the write lock; real ones start at 1
@@ -408,11 +411,11 @@ def prepare_submission(session: Session, change) -> dict[str, Any]:
     inputs = engine_inputs(session, date.today())
     own = _document_evidence(session, inputs, change, _UNKNOWN)
     if change.created:
-        state: tuple = (0, None)
+        state: tuple = _NO_REPORTS
         facts, evidence = _declared_facts(change, _UNKNOWN), own
     else:
         conn = session.connection()
-        state = tuple(conn.execute(_OTHER_REPORTS_STATE, {"product_id": change.product_id, "report_id": _UNKNOWN}).one())
+        state = _report_states(session, [change.product_id]).get(change.product_id, _NO_REPORTS)
         held = [tuple(row) for row in conn.execute(_HELD_IDENTIFIERS, {"product_id": change.product_id})]
         facts = _declared_facts(change, change.product_id, held)
         stored = evidence_service.evidence_for(session, [change.product_id], inputs.timeline, inputs.standings)
@@ -429,9 +432,8 @@ def _still_valid(session: Session, prepared: _Prepared | None, inputs: EngineInp
         return prepared.product_id == _UNKNOWN
     if prepared.product_id != change.product_id:
         return False
-    state = session.connection().execute(
-        _OTHER_REPORTS_STATE, {"product_id": change.product_id, "report_id": change.report_id}).one()
-    return tuple(state) == prepared.reports_state  # no other report of the product was filed or changed since
+    state = _report_states(session, [change.product_id], but=change.report_id).get(change.product_id, _NO_REPORTS)
+    return state == prepared.reports_state  # no other report of the product was filed or changed since
 
 
 def on_evidence_changed(session: Session, change) -> None:

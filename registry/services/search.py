@@ -202,23 +202,6 @@ _INSERT_STANDARDS = insert(SearchStandard.__table__)
 _INSERT_MODEL = text("INSERT INTO search_models_fts(rowid, model_key) VALUES (:id, :key)")
 
 
-def _index_new_product(session: Session, change) -> None:
-    """A product registered by this write has one report, the document in hand: index it without reading back."""
-    conn = session.connection()
-    document = change.document
-    names = {o.id: o for o in conn.execute(_ORG_NAMES, {"ids": [document["lab"], change.manufacturer_id]})}
-    row, cited = _report_rows(
-        change.report_id, change.product_id, document["lab"], document["report_number"], "valid", 1,
-        date.fromisoformat(document["issued_on"]), document, document["product"]["model"], change.manufacturer_id,
-        [], names, utcnow(),
-    )
-    conn.execute(_INSERT_DOCUMENT, row)
-    if cited:
-        conn.execute(_INSERT_STANDARDS, cited)
-    if conn.dialect.name == "sqlite":
-        conn.execute(_INSERT_MODEL, {"id": change.product_id, "key": change.model_key})
-
-
 def refresh_products(session: Session, product_ids: Sequence[int]) -> None:
     """Rewrite the search rows of these products' reports inside the caller's transaction."""
     product_ids = list(dict.fromkeys(product_ids))
@@ -252,35 +235,36 @@ _FIRST_NAMED = select(func.count()).select_from(_identifiers).where(
 _PRODUCT = select(_products.c.model, _products.c.manufacturer_id).where(_products.c.id == bindparam("product_id"))
 
 
-def _index_new_report(session: Session, change) -> bool:
-    """A new report of a known product that names no identifier the product lacked: the other reports' rows stay as
-    they are, so only the new one is added. Returns False when the product's rows must all be rewritten."""
+def _index_filed_report(session: Session, change) -> bool:
+    """Add the search row of the report just filed, from the document in hand. The other reports' rows stay as they
+    are unless the report names an identifier the product lacked (each row lists them all): then this returns False
+    and the product's rows must all be rewritten."""
     conn = session.connection()
     document = change.document
-    # Rows other than the one just written, as the general path would rebuild them: the identifiers include this
-    # report's (recorded a moment ago), so ask whether it brought any the product's other reports did not.
-    held = [tuple(row) for row in conn.execute(_HELD, {"product_id": change.product_id})]
-    if conn.execute(_FIRST_NAMED, {"product_id": change.product_id, "report_id": change.report_id}).scalar():
-        return False
-    product = conn.execute(_PRODUCT, {"product_id": change.product_id}).one()
-    names = {o.id: o for o in conn.execute(_ORG_NAMES, {"ids": [document["lab"], product.manufacturer_id]})}
+    if change.created:  # its only report: no other rows, no identifiers but its own
+        model, manufacturer_id, held = document["product"]["model"], change.manufacturer_id, []
+    else:
+        if conn.execute(_FIRST_NAMED, {"product_id": change.product_id, "report_id": change.report_id}).scalar():
+            return False
+        model, manufacturer_id = conn.execute(_PRODUCT, {"product_id": change.product_id}).one()
+        held = [tuple(row) for row in conn.execute(_HELD, {"product_id": change.product_id})]
+    names = {o.id: o for o in conn.execute(_ORG_NAMES, {"ids": [document["lab"], manufacturer_id]})}
     row, cited = _report_rows(
         change.report_id, change.product_id, document["lab"], document["report_number"], "valid", 1,
-        date.fromisoformat(document["issued_on"]), document, product.model, product.manufacturer_id, held, names,
-        utcnow(),
+        date.fromisoformat(document["issued_on"]), document, model, manufacturer_id, held, names, utcnow(),
     )
     conn.execute(_INSERT_DOCUMENT, row)
     if cited:
         conn.execute(_INSERT_STANDARDS, cited)
+    if change.created and conn.dialect.name == "sqlite":
+        conn.execute(_INSERT_MODEL, {"id": change.product_id, "key": change.model_key})
     return True
 
 
 def on_evidence_changed(session: Session, change) -> None:
     """Listener for report writes (a `reports.EvidenceChange`): the product's search rows follow its reports in the
     same transaction."""
-    if change.document is not None and change.created:
-        _index_new_product(session, change)
-    elif change.document is None or change.report_id is None or not _index_new_report(session, change):
+    if change.document is None or not _index_filed_report(session, change):
         refresh_products(session, [change.product_id])
 
 
