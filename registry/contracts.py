@@ -615,21 +615,25 @@ def require_valid(instance: Any, name: str = DEFAULT_SCHEMA) -> None:
         )
 
 
-def nul_pointer(value: Any, pointer: str = "") -> str | None:
-    """The JSON pointer of the first string (or member name) holding U+0000, which PostgreSQL text cannot store."""
-    if isinstance(value, str):
-        return pointer if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, member in value.items():
-            at = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-            if "\x00" in str(key):
-                return at
-            found = nul_pointer(member, at)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for i, member in enumerate(value):
-            found = nul_pointer(member, f"{pointer}/{i}")
-            if found is not None:
-                return found
+def nul_pointer(value: Any) -> str | None:
+    """The JSON pointer of the first string (or member name) holding U+0000, which PostgreSQL text cannot store.
+
+    Walks with a stack of its own, not recursion: a body may nest as deep as the parser allows (1,024 levels).
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        pointer, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return pointer
+        elif isinstance(item, dict):
+            members = []
+            for key, member in item.items():
+                at = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+                if "\x00" in str(key):
+                    return at
+                members.append((at, member))
+            stack.extend(reversed(members))  # document order: the first NUL found is the first in the text
+        elif isinstance(item, list):
+            stack.extend(reversed([(f"{pointer}/{i}", member) for i, member in enumerate(item)]))
     return None

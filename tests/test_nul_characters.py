@@ -32,3 +32,19 @@ def test_a_nul_on_a_page_is_a_bad_request_not_an_error(client):
     response = client.get("/search?q=%00")
     assert response.status_code == 400
     assert "text/html" in response.content_type
+
+
+def test_a_nul_deep_in_a_body_nested_as_far_as_the_parser_allows_is_refused_at_its_place(client):
+    depth = 1023  # orjson's limit is 1,024 levels; the check must not hit Python's recursion limit before it
+    body = "[" * depth + '"\\u0000"' + "]" * depth
+    response = client.post("/api/v1/recognition/evaluate", data=body, headers={"Content-Type": "application/json"})
+    assert_problem(response, 400, "/0" * depth)
+
+
+def test_the_first_nul_in_document_order_is_named():
+    from registry.contracts import nul_pointer
+
+    assert nul_pointer({"a": ["ok", {"b": "x\u0000"}], "c": "\u0000"}) == "/a/1/b"
+    assert nul_pointer({"a/b~": "\u0000"}) == "/a~1b~0"
+    assert nul_pointer({"k\u0000": 1}) == "/k\u0000"
+    assert nul_pointer(["fine", {"also": ["fine"]}]) is None
