@@ -247,6 +247,25 @@ def test_a_revision_is_a_new_version_and_the_old_stays_readable(client, lab_key)
     assert history["revisions"][1]["reason"] == "firmware version misprinted"
 
 
+def test_the_standard_filter_follows_the_current_revision(client, lab_key):
+    document, location = _submitted(client, lab_key)
+    report_id = int(location.rsplit("/", 1)[1])
+    cited = sorted({r["standard"] for r in document["results"]})
+    dropped = cited[0]
+    corrected = json.loads(json.dumps(document))
+    corrected["results"] = [r for r in corrected["results"] if r["standard"] != dropped]
+
+    def listed(standard):
+        return [r["id"] for r in client.get("/api/v1/reports", query_string={"standard": standard}).get_json()["items"]]
+
+    assert report_id in listed(dropped) and report_id in listed(cited[-1])
+    response = client.post(f"{location}/revisions", json={"reason": "results under the wrong edition", "document": corrected},
+                           headers=bearer(lab_key))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert report_id not in listed(dropped) and report_id in listed(cited[-1])
+    assert listed("IEC 61851-1:2010") == []
+
+
 def test_a_revision_cannot_rename_the_report(client, lab_key):
     document, location = _submitted(client, lab_key)
     renamed = dict(document, report_number="SOMETHING-ELSE")
