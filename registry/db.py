@@ -10,8 +10,8 @@ import threading
 
 import orjson
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import MetaData, Table, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names make Alembic autogenerate and SQLite batch migrations reliable.
@@ -30,6 +30,39 @@ class Base(DeclarativeBase):
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+_BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with one statement whose one parameter is the rows as a JSON array.
+
+    An executemany sends, and the server executes, one statement per row: for a report's ~30 results that was a
+    quarter of a submission's client time on PostgreSQL (psycopg binds, sends and reads back each row) and much of
+    the server's. Here the database unpacks the array itself: `json_to_recordset` on PostgreSQL, `json_each` on
+    SQLite. Values go in as JSON: dates as ISO text, JSON columns as nested JSON (an `orjson.Fragment` is embedded
+    as is); every row must have every key of the first.
+    """
+    if not rows:
+        return
+    names = tuple(rows[0])
+    dialect = connection.dialect
+    key = (dialect.name, table.name, names)
+    statement = _BULK_INSERTS.get(key)
+    if statement is None:
+        columns = [table.c[name] for name in names]
+        listed = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
+        if dialect.name == "postgresql":
+            typed = ", ".join(f"{dialect.identifier_preparer.quote(c.name)} {c.type.compile(dialect)}" for c in columns)
+            sql = (f"INSERT INTO {table.name} ({listed}) SELECT {listed} "
+                   f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed})")
+        else:
+            # json_extract gives an object or array back as its JSON text, which is how SQLite stores JSON columns.
+            picked = ", ".join(f"json_extract(value, '$.{c.name}')" for c in columns)
+            sql = f"INSERT INTO {table.name} ({listed}) SELECT {picked} FROM json_each(:rows)"
+        statement = _BULK_INSERTS[key] = text(sql)
+    connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from registry import contracts
-from registry.db import begin_write
+from registry.db import begin_write, bulk_insert
 from registry.errors import Conflict, ContractViolation, Forbidden, NotFound, SemanticViolation, Violation
 from registry.models import (
     Organization,
@@ -204,7 +204,6 @@ _REPORT_BY_NUMBER = select(_reports.c.id).where(
 )
 _INSERT_REPORT = insert(_reports).returning(_reports.c.id)
 _INSERT_REVISION = insert(_revisions).returning(_revisions.c.id)
-_INSERT_RESULTS = insert(_results)
 _INSERT_EVENT = insert(_events)
 
 
@@ -353,7 +352,7 @@ def _insert_revision(
         dict(report_id=report_id, revision=revision, document=staged.document, document_sha256=staged.document_sha256,
              reason=reason, submitted_by=principal.org_id, submitted_at=now),
     ).scalar_one()
-    conn.execute(_INSERT_RESULTS, [dict(row, revision_id=revision_id) for row in staged.results])
+    bulk_insert(conn, _results, [dict(row, revision_id=revision_id) for row in staged.results])
 
 
 def _add_event(session: Session, report_id: int, kind: str, revision: int, actor: str, effective_on: date,

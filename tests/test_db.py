@@ -1,0 +1,62 @@
+"""The database plumbing's own promises, on whichever engine the suite runs against."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import orjson
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table, insert, select
+
+from registry.db import bulk_insert
+
+_metadata = MetaData()
+_rows_table = Table(
+    "bulk_insert_probe", _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("label", String(80)),
+    Column("flag", Boolean, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("details", JSON),
+    Column("readings", JSON, nullable=False),
+)
+
+_TRICKY = ["plain", "quote ' and \" and \\ backslash", "GB/T 18487.1-2023 §5", "交流充电桩 绝缘电阻", "$.label", "", None]
+
+
+def _rows():
+    return [
+        dict(position=i, label=label, flag=i % 2 == 0, day=date(2025, 1 + i % 12, 1 + i),
+             details=None if i % 3 == 0 else {"ambient_c": [-25, 50 + i], "note": label},
+             readings=orjson.Fragment(orjson.dumps([{"quantity": "U", "value": 1.5 * i, "unit": "kV"}])))
+        for i, label in enumerate(_TRICKY)
+    ]
+
+
+def _stored(connection, table):
+    return [dict(row._mapping) for row in connection.execute(select(table).order_by(table.c.position))]
+
+
+def test_bulk_insert_stores_what_one_insert_per_row_stores(engine):
+    """Same values back, types included: text with quotes and CJK, booleans, dates, JSON objects, arrays and null."""
+    with engine.connect() as connection, connection.begin() as transaction:
+        _metadata.create_all(connection)  # a throw-away table: the rollback below takes it away again
+        bulk_insert(connection, _rows_table, _rows())
+        bulk = _stored(connection, _rows_table)
+        connection.execute(_rows_table.delete())
+        connection.execute(insert(_rows_table), _rows())  # the engine's JSON serializer passes a Fragment through
+        one_by_one = _stored(connection, _rows_table)
+        transaction.rollback()
+    for row in bulk + one_by_one:
+        row.pop("id")
+    assert len(bulk) == len(_TRICKY)
+    assert bulk == one_by_one
+    assert bulk[1]["label"] == _TRICKY[1] and bulk[3]["label"] == "交流充电桩 绝缘电阻" and bulk[6]["label"] is None
+    assert bulk[1]["details"] == {"ambient_c": [-25, 51], "note": _TRICKY[1]} and bulk[0]["details"] is None
+    assert bulk[2]["readings"] == [{"quantity": "U", "value": 3.0, "unit": "kV"}]
+    assert bulk[0]["flag"] is True and bulk[1]["flag"] is False and bulk[5]["day"] == date(2025, 6, 6)
+
+
+def test_bulk_insert_of_nothing_does_nothing(engine):
+    with engine.connect() as connection:
+        bulk_insert(connection, _rows_table, [])  # the table does not even exist: no statement was sent
