@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
@@ -87,7 +87,7 @@ class LabStanding:
 
 _accreditations = Accreditation.__table__
 _accreditation_events = AccreditationEvent.__table__
-_STANDING = (
+STANDING = (
     select(
         _accreditations.c.id, _accreditations.c.body_id, _accreditations.c.number, _accreditations.c.basis,
         _accreditations.c.valid_from, _accreditations.c.valid_until, _accreditation_events.c.action,
@@ -101,14 +101,18 @@ _STANDING = (
 
 
 def lab_standing(session: Session, lab_id: str) -> LabStanding:
-    # Prebuilt: every submission asks (see services.reports).
-    rows = session.connection().execute(_STANDING, {"lab_id": lab_id}).all()
+    # Prebuilt: every submission asks (see services.reports, which adds a column to it).
+    return standing_of(lab_id, session.connection().execute(STANDING, {"lab_id": lab_id}).all())
+
+
+def standing_of(lab_id: str, rows: Sequence[Sequence[Any]]) -> LabStanding:
+    """A lab's standing from the rows of STANDING (columns after its 13th are ignored)."""
     heads: dict[int, tuple] = {}
     events: dict[int, list[EventRecord]] = {}
     for row in rows:
         heads.setdefault(row[0], row[:6])
         if row[6] is not None:
-            events.setdefault(row[0], []).append(EventRecord(*row[6:]))
+            events.setdefault(row[0], []).append(EventRecord(*row[6:13]))
     return LabStanding(
         lab_id, tuple(AccreditationRecord(*head, events=tuple(events.get(i, ()))) for i, head in heads.items())
     )

@@ -306,12 +306,15 @@ _cache: dict[str, CatalogueSnapshot] = {}
 _cache_lock = threading.Lock()
 
 
-_LATEST_LOAD = select(func.max(CatalogueLoad.__table__.c.id))
+LATEST_LOAD = select(func.max(CatalogueLoad.__table__.c.id))
 
 
-def snapshot(session: Session) -> CatalogueSnapshot:
-    """The catalogue as of its latest load; rebuilt only when a newer load exists (one indexed query per call)."""
-    version = session.connection().execute(_LATEST_LOAD).scalar() or 0
+def snapshot(session: Session, version: int | None = None) -> CatalogueSnapshot:
+    """The catalogue as of its latest load; rebuilt only when a newer load exists (one indexed query per call, or
+    none when the caller read `LATEST_LOAD` along with something else: `version`)."""
+    if version is None:
+        version = session.connection().execute(LATEST_LOAD).scalar()
+    version = version or 0
     key = str(session.get_bind().engine.url)
     cached = _cache.get(key)
     if cached is not None and cached.version == version:

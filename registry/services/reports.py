@@ -31,7 +31,7 @@ from registry.models import (
     utcnow,
 )
 from registry.services import catalogue as catalogue_service
-from registry.services.accreditation import LabStanding, lab_standing
+from registry.services.accreditation import STANDING, LabStanding, standing_of
 from registry.services.permissions import Principal, can, require
 
 
@@ -191,6 +191,7 @@ _INSERT_ORG = _per_dialect(lambda ins: ins(_organizations).on_conflict_do_nothin
 _PRODUCT_BY_MODEL = select(_products.c.id, _products.c.description).where(
     _products.c.manufacturer_id == bindparam("manufacturer_id"), _products.c.model_key == bindparam("model_key")
 )
+_PRODUCT_DESCRIPTION = select(_products.c.description).where(_products.c.id == bindparam("product_id"))
 _INSERT_PRODUCT = _per_dialect(lambda ins: ins(_products).on_conflict_do_nothing().returning(_products.c.id))
 _UPDATE_PRODUCT = update(_products).where(_products.c.id == bindparam("product_id"))
 _IDENTIFIERS_OF = select(_identifiers.c.scheme, _identifiers.c.number).where(
@@ -199,9 +200,6 @@ _IDENTIFIERS_OF = select(_identifiers.c.scheme, _identifiers.c.number).where(
 _INSERT_IDENTIFIERS = _per_dialect(lambda ins: ins(_identifiers).on_conflict_do_nothing())
 _LOCK_PRODUCTS = (select(_products.c.id).where(_products.c.id.in_(bindparam("ids", expanding=True)))
                   .order_by(_products.c.id).with_for_update(key_share=True))
-_REPORT_BY_NUMBER = select(_reports.c.id).where(
-    _reports.c.lab_id == bindparam("lab_id"), _reports.c.report_number == bindparam("report_number")
-)
 _INSERT_REPORT = insert(_reports).returning(_reports.c.id)
 _INSERT_REVISION = insert(_revisions).returning(_revisions.c.id)
 _INSERT_EVENT = insert(_events)
@@ -247,14 +245,41 @@ class ResolvedProduct:
     created: bool  # registered by this write: it holds no other evidence and no identifiers yet
 
 
-def _resolve_product(session: Session, declared: dict[str, Any], now: datetime) -> ResolvedProduct:
-    """The product the declaration names, registered when new."""
-    manufacturer_id = _resolve_manufacturer(session, declared["manufacturer"])
+@dataclass(frozen=True)
+class ProductLookup:
+    """What the registry held of a declared product when it was looked up (a read, before the write lock)."""
+
+    manufacturer_id: str | None  # None: a manufacturer not registered yet
+    product_id: int | None  # None: a model not registered yet
+
+
+def _look_up_product(session: Session, declared: dict[str, Any]) -> ProductLookup:
+    manufacturer_id = _resolve_manufacturer(session, declared["manufacturer"], create=False)
+    if manufacturer_id is None:
+        return ProductLookup(None, None)
+    return ProductLookup(manufacturer_id, session.connection().execute(
+        _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": _model_key(declared["model"])}).scalar())
+
+
+def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
+                     lookup: ProductLookup | None = None) -> ResolvedProduct:
+    """The product the declaration names, registered when new.
+
+    `lookup`, made before the write lock, spares reads under it: what it found exists for good (nothing is
+    deleted); what it did not find is inserted, and if a concurrent submission registered it meanwhile the insert
+    does nothing and the row is read.
+    """
+    if lookup is None:
+        lookup = _look_up_product(session, declared)
+    manufacturer_id = lookup.manufacturer_id or _resolve_manufacturer(session, declared["manufacturer"])
     conn = session.connection()
     key = _model_key(declared["model"])
     description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
-    found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).first()
-    if found is None:
+    if lookup.product_id is not None:
+        # Read under the lock: a concurrent report may have changed the declaration since the lookup.
+        product_id = lookup.product_id
+        stored = conn.execute(_PRODUCT_DESCRIPTION, {"product_id": product_id}).scalar_one()
+    else:
         product_id = conn.execute(
             _INSERT_PRODUCT[conn.dialect.name],
             dict(manufacturer_id=manufacturer_id, model=declared["model"], model_key=key, category=declared["category"],
@@ -262,24 +287,14 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime) 
         ).scalar()
         if product_id is not None:
             return ResolvedProduct(product_id, manufacturer_id, True)
-        # Registered meanwhile by a concurrent submission (PostgreSQL): this report joins it.
-        found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).one()
-    if found.description != description:
+        # Registered meanwhile by a concurrent submission: this report joins it.
+        product_id, stored = conn.execute(
+            _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).one()
+    if stored != description:
         # The product row is a projection of the latest declaration; every declaration stays in its revision.
-        conn.execute(_UPDATE_PRODUCT, dict(product_id=found.id, description=description,
+        conn.execute(_UPDATE_PRODUCT, dict(product_id=product_id, description=description,
                                            category=declared["category"], updated_at=now))
-    return ResolvedProduct(found.id, manufacturer_id, False)
-
-
-def _known_product(session: Session, declared: dict[str, Any]) -> int | None:
-    """The id of the product the declaration names, None if the registry does not hold it yet (a read, before the
-    write lock)."""
-    manufacturer_id = _resolve_manufacturer(session, declared["manufacturer"], create=False)
-    if manufacturer_id is None:
-        return None
-    key = _model_key(declared["model"])
-    return session.connection().execute(
-        _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).scalar()
+    return ResolvedProduct(product_id, manufacturer_id, False)
 
 
 def _record_identifiers(session: Session, product: ResolvedProduct, certificates: list[dict[str, Any]],
@@ -304,9 +319,14 @@ def _digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# The lab's standing and the catalogue's version in one round trip: every submission needs both.
+_STANDING_AND_CATALOGUE = STANDING.add_columns(catalogue_service.LATEST_LOAD.scalar_subquery())
+
+
 def _validate(session: Session, document: dict[str, Any], today: date, skew_days: int, prefix: str = ""):
-    catalogue = catalogue_service.snapshot(session)
-    standing = lab_standing(session, document["lab"])
+    rows = session.connection().execute(_STANDING_AND_CATALOGUE, {"lab_id": document["lab"]}).all()
+    standing = standing_of(document["lab"], rows)
+    catalogue = catalogue_service.snapshot(session, rows[0][-1] if rows else None)
     violations, flags = check_semantics(document, catalogue, standing, today, skew_days)
     if violations:
         raise SemanticViolation(
@@ -387,7 +407,9 @@ def lock_products(session: Session, product_ids: Iterable[int]) -> None:
     reports. FOR NO KEY UPDATE: the reports' foreign keys hold key-share locks on the row, which FOR UPDATE would
     wait on (a deadlock between two such writers).
     """
-    session.connection().execute(_LOCK_PRODUCTS, {"ids": sorted(set(product_ids))}).all()
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":  # SQLite's writer holds the whole database already
+        conn.execute(_LOCK_PRODUCTS, {"ids": sorted(set(product_ids))}).all()
 
 
 def _notify(session: Session, *changes: EvidenceChange | int) -> None:
@@ -442,23 +464,24 @@ def submit_report(
         )
     today = today or date.today()
     number = document["report_number"]
-    if session.connection().execute(_REPORT_BY_NUMBER, {"lab_id": principal.org_id, "report_number": number}).first():
-        raise _duplicate(number, principal.org_id)
+    # A report number used before is found by the unique (lab, report number) index when the report is inserted: a
+    # query first would cost every submission a round trip to spare a rare duplicate some checking.
     # Checks read; only the writes below hold the write lock, so concurrent submissions validate in parallel.
     flags = tuple(_validate(session, document, today, skew_days))
     model_key = _model_key(document["product"]["model"])
     prepared: dict[str, Any] = {}
+    lookup = _look_up_product(session, document["product"])
     if evidence_preparers:
-        known = _known_product(session, document["product"])
+        known = lookup.product_id
         preview = EvidenceChange(known or 0, known is None, 0, document, flags, None, model_key)
         for prepare in evidence_preparers:
             prepared.update(prepare(session, preview))
     staged = _stage_revision(document, flags)
     begin_write(session)
     now = utcnow()
-    product = _resolve_product(session, document["product"], now)
+    product = _resolve_product(session, document["product"], now, lookup)
     try:
-        # The unique (lab, report number) index settles a race with a concurrent submission of the same number.
+        # The unique (lab, report number) index refuses a number used before, or used by a concurrent submission.
         report_id = session.connection().execute(
             _INSERT_REPORT,
             dict(lab_id=principal.org_id, report_number=number, product_id=product.id,

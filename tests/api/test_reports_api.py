@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from registry.models import Report, ReportEvent, ReportRevision, TestResult
+from registry.models import Organization, Product, Report, ReportEvent, ReportRevision, TestResult
 from tests import factories
 from tests.factories import bearer, report_document
 
@@ -196,6 +196,19 @@ def test_duplicate_report_number_is_409(client, session, lab_key):
     before = counts(session)
     assert_problem(post_report(client, lab_key, document), 409, "/report_number")
     assert counts(session) == before
+
+
+def test_a_duplicate_naming_a_new_maker_and_model_registers_neither(client, session, lab_key):
+    document = report_document()
+    assert post_report(client, lab_key, document).status_code == 201
+    again = json.loads(json.dumps(document))
+    again["product"]["model"] = "A-MODEL-NOBODY-FILED"
+    again["product"]["manufacturer"] = {"name": "Maker Nobody Named Co., Ltd.", "country": "CN"}
+    before = counts(session), session.scalar(select(func.count(Product.id))), session.scalar(select(func.count(Organization.id)))
+    assert_problem(post_report(client, lab_key, again), 409, "/report_number")
+    session.expire_all()
+    after = counts(session), session.scalar(select(func.count(Product.id))), session.scalar(select(func.count(Organization.id)))
+    assert after == before
 
 
 # ---------------------------------------------------------------------------------------------------- idempotency

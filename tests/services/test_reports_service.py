@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from registry.errors import ContractViolation, Forbidden, SemanticViolation
-from registry.models import Report, ReportRevision, TestResult
+from registry.models import Product, Report, ReportRevision, TestResult, utcnow
 from registry.services import reports
 from tests import factories
 from tests.factories import TODAY, as_org, report_document, submit
@@ -93,6 +93,34 @@ def test_manufacturer_is_matched_by_name_and_products_by_model(session):
     second_doc["product"]["model"] = " " + second_doc["product"]["model"].lower() + " "
     second = submit(session, second_doc)
     assert second.product_id == first.product_id
+
+
+def test_a_declaration_changed_between_lookup_and_write_is_still_the_one_stored(session):
+    """The product is looked up before the write lock; a report filed in between must not leave its declaration
+    as the product's when this (later) one says otherwise."""
+    first_doc = report_document("cn")
+    first = submit(session, first_doc)
+    lookup = reports._look_up_product(session, first_doc["product"])
+    assert (lookup.manufacturer_id, lookup.product_id) == (first.manufacturer_id, first.product_id)
+    in_between = report_document("cn")
+    in_between["product"]["firmware_version"] = "FW-FILED-IN-BETWEEN"
+    submit(session, in_between)
+    stored = session.get(Product, first.product_id)
+    assert stored.description["firmware_version"] == "FW-FILED-IN-BETWEEN"
+    resolved = reports._resolve_product(session, first_doc["product"], utcnow(), lookup)
+    assert (resolved.id, resolved.created) == (first.product_id, False)
+    session.refresh(stored)
+    assert stored.description["firmware_version"] == first_doc["product"]["firmware_version"] != "FW-FILED-IN-BETWEEN"
+
+
+def test_a_product_registered_between_lookup_and_write_is_joined_not_duplicated(session):
+    document = report_document("cn")
+    document["product"]["model"] = "MODEL-REGISTERED-MEANWHILE"
+    lookup = reports._look_up_product(session, document["product"])
+    assert lookup.product_id is None
+    meanwhile = submit(session, document)
+    resolved = reports._resolve_product(session, document["product"], utcnow(), lookup)
+    assert (resolved.id, resolved.created) == (meanwhile.product_id, False)
 
 
 # ---------------------------------------------------------------------------------------------------- properties
