@@ -109,14 +109,18 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     def _refuse_nul_characters() -> None:
         # PostgreSQL text and JSONB cannot hold U+0000: such input is refused up front, naming where it was, on
         # both engines alike, instead of failing in the database (a 500 on PostgreSQL only).
-        for location, values in (("query", request.args), ("form", request.form)):
+        mimetype = request.mimetype or ""
+        sources = [("query", request.args)]
+        if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            sources.append(("form", request.form))
+        for location, values in sources:
             for name, value in values.items(multi=True):
                 if "\x00" in name or "\x00" in value:
                     refused = HTTPBadRequest("A parameter holds a NUL character (U+0000), which the registry "
                                              "does not accept.")
                     refused.data = {"messages": {location: {name.replace("\x00", ""): ["contains U+0000"]}}}
                     raise refused
-        body = request.get_data(cache=True) if (request.mimetype or "").endswith("json") else b""
+        body = request.get_data(cache=True) if mimetype.endswith("json") else b""
         if b"\\u0000" in body:
             try:
                 pointer = contracts.nul_pointer(orjson.loads(body))

@@ -50,7 +50,7 @@ def _write(run, status: int) -> Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 255:
         raise BadRequest("Idempotency-Key must be 1 to 255 characters.")
-    fingerprint = request_fingerprint(raw)
+    fingerprint = request_fingerprint(raw) if key is not None else None
     ttl = current_app.config["IDEMPOTENCY_TTL_HOURS"]
     if key is not None and g.principal.authenticated:
         stored = idempotency.recall(session, g.principal.org_id, key, fingerprint, ttl)
@@ -64,8 +64,8 @@ def _write(run, status: int) -> Response:
     rendered: dict[str, Any] = {}
 
     def stage(session_, report) -> None:
-        body = orjson.dumps(_receipt(report)).decode()
-        location = url_for("api.report", report_id=report.id)
+        receipt = _receipt(report)
+        body, location = orjson.dumps(receipt).decode(), receipt["links"]["self"]
         rendered.update(body=body, location=location)
         if key is not None:
             idempotency.remember(session_, g.principal.org_id, key, fingerprint, request.method, request.path,

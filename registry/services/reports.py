@@ -104,6 +104,7 @@ def check_semantics(
             v.append(Violation(f"/product/certificates/{i}/valid_until", "expires before it was issued"))
 
     flags: list[tuple[bool, bool]] = []
+    accredited_on: dict[tuple[str, date], bool] = {}  # a report's ~30 results share a few standards and dates
     for i, result in enumerate(document["results"]):
         at = f"/results/{i}"
         clause_verified = accredited = False
@@ -133,7 +134,9 @@ def check_semantics(
                 v.append(Violation(f"{at}/clause", f"{standard.id} has no clause '{clause}' defining '{item}'"))
             else:
                 v.append(Violation(f"{at}/test_item", f"{standard.id} does not define '{item}' in the catalogue"))
-            accredited = standing.accredited_for(standard.id, performed_on)
+            accredited = accredited_on.get((standard.id, performed_on))
+            if accredited is None:
+                accredited = accredited_on[standard.id, performed_on] = standing.accredited_for(standard.id, performed_on)
         for j, m in enumerate(result.get("measurements", [])):
             if m["unit"] not in catalogue.units:
                 v.append(Violation(f"{at}/measurements/{j}/unit", f"unknown unit '{m['unit']}'"))
