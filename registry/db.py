@@ -10,7 +10,7 @@ import threading
 
 import orjson
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, Table, create_engine, event, text
+from sqlalchemy import JSON, MetaData, Table, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -41,16 +41,17 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
     An executemany sends, and the server executes, one statement per row: for a report's ~30 results that was a
     quarter of a submission's client time on PostgreSQL (psycopg binds, sends and reads back each row) and much of
     the server's. Here the database unpacks the array itself: `json_to_recordset` on PostgreSQL, `json_each` on
-    SQLite. Values go in as JSON: dates as ISO text, JSON columns as nested JSON (an `orjson.Fragment` is embedded
-    as is); every row must have every key of the first.
+    SQLite. Values go in as JSON, after the column type's own conversion (so a timestamp is stored as an ordinary
+    insert stores it); JSON columns as nested JSON (an `orjson.Fragment` is embedded as is). Every row must have
+    every key of the first.
     """
     if not rows:
         return
     names = tuple(rows[0])
     dialect = connection.dialect
     key = (dialect.name, table.name, names)
-    statement = _BULK_INSERTS.get(key)
-    if statement is None:
+    cached = _BULK_INSERTS.get(key)
+    if cached is None:
         columns = [table.c[name] for name in names]
         listed = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
         if dialect.name == "postgresql":
@@ -61,7 +62,12 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
             # json_extract gives an object or array back as its JSON text, which is how SQLite stores JSON columns.
             picked = ", ".join(f"json_extract(value, '$.{c.name}')" for c in columns)
             sql = f"INSERT INTO {table.name} ({listed}) SELECT {picked} FROM json_each(:rows)"
-        statement = _BULK_INSERTS[key] = text(sql)
+        converters = {c.name: convert for c in columns if not isinstance(c.type, JSON)
+                      and (convert := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        cached = _BULK_INSERTS[key] = (text(sql), converters)
+    statement, converters = cached
+    if converters:
+        rows = [dict(row, **{name: convert(row[name]) for name, convert in converters.items()}) for row in rows]
     connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import orjson
 from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table, insert, select
 
 from registry.db import bulk_insert
+from registry.models import UTCDateTime
 
 _metadata = MetaData()
 _rows_table = Table(
@@ -17,6 +18,7 @@ _rows_table = Table(
     Column("label", String(80)),
     Column("flag", Boolean, nullable=False),
     Column("day", Date, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
     Column("details", JSON),
     Column("readings", JSON, nullable=False),
 )
@@ -27,6 +29,7 @@ _TRICKY = ["plain", "quote ' and \" and \\ backslash", "GB/T 18487.1-2023 §5", 
 def _rows():
     return [
         dict(position=i, label=label, flag=i % 2 == 0, day=date(2025, 1 + i % 12, 1 + i),
+             at=datetime(2026, 11, 30, 8, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8))) + timedelta(minutes=i),
              details=None if i % 3 == 0 else {"ambient_c": [-25, 50 + i], "note": label},
              readings=orjson.Fragment(orjson.dumps([{"quantity": "U", "value": 1.5 * i, "unit": "kV"}])))
         for i, label in enumerate(_TRICKY)
@@ -34,11 +37,16 @@ def _rows():
 
 
 def _stored(connection, table):
-    return [dict(row._mapping) for row in connection.execute(select(table).order_by(table.c.position))]
+    """The rows as the application reads them, and their dates and timestamps as the database holds them (the text
+    SQLite compares in SQL must have one format, whichever way a row was written)."""
+    typed = [dict(row._mapping) for row in connection.execute(select(table).order_by(table.c.position))]
+    raw = connection.exec_driver_sql(f"SELECT day, at FROM {table.name} ORDER BY position").all()
+    return [dict(row, raw=tuple(stored)) for row, stored in zip(typed, raw)]
 
 
 def test_bulk_insert_stores_what_one_insert_per_row_stores(engine):
-    """Same values back, types included: text with quotes and CJK, booleans, dates, JSON objects, arrays and null."""
+    """Same values back, types included: text with quotes and CJK, booleans, dates, timestamps (given in UTC+8,
+    stored in UTC), JSON objects, arrays and null."""
     with engine.connect() as connection, connection.begin() as transaction:
         _metadata.create_all(connection)  # a throw-away table: the rollback below takes it away again
         bulk_insert(connection, _rows_table, _rows())
@@ -55,6 +63,7 @@ def test_bulk_insert_stores_what_one_insert_per_row_stores(engine):
     assert bulk[1]["details"] == {"ambient_c": [-25, 51], "note": _TRICKY[1]} and bulk[0]["details"] is None
     assert bulk[2]["readings"] == [{"quantity": "U", "value": 3.0, "unit": "kV"}]
     assert bulk[0]["flag"] is True and bulk[1]["flag"] is False and bulk[5]["day"] == date(2025, 6, 6)
+    assert bulk[2]["at"] == datetime(2026, 11, 30, 0, 2, 0, 123456, tzinfo=timezone.utc)
 
 
 def test_bulk_insert_of_nothing_does_nothing(engine):
