@@ -99,3 +99,18 @@ def test_migrations_install_the_search_text_index(empty_database):
     engine = make_engine(empty_database)
     assert not {"search_documents", "users", "search_fts"} & set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_large_json_is_compressed_with_lz4_on_postgresql(empty_database):
+    if not empty_database.startswith("postgresql"):
+        pytest.skip("SQLite does not compress")
+    command.upgrade(alembic_config(empty_database), "head")
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        lz4 = conn.execute(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar()
+        methods = dict(conn.execute(text(
+            "SELECT c.relname || '.' || a.attname, a.attcompression FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE (c.relname, a.attname) IN (('report_revisions', 'document'), ('decisions', 'detail'), ('decision_plans', 'plan'))")).all())
+    engine.dispose()
+    expected = "l" if lz4 else ""
+    assert methods == {"report_revisions.document": expected, "decisions.detail": expected, "decision_plans.plan": expected}
