@@ -4,11 +4,11 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-30
 
-A report's document (~16 KB) and its product's decisions (~20 KB each, eight per product) are stored out of line
-and compressed. PostgreSQL's default, pglz, compresses slowly: with lz4 the server's CPU per submission (the
-report and eight decisions stored) went from 7.4 to 6.2 ms on average over four paired runs. New rows only; existing ones keep pglz,
-and both read back alike. SQLite does not compress; nothing changes there. A PostgreSQL built without lz4 keeps
-pglz (the setting's allowed values say which it has).
+A report's document (~16 KB) and its product's decisions (~20 KB each, eight per product) are stored out of line and
+compressed. PostgreSQL's default, pglz, compresses slowly: with lz4 the server's CPU per submission (the report and
+eight decisions stored) went from 7.4 to 6.2 ms on average over four paired runs. New rows only; existing ones keep
+pglz, and both read back alike. SQLite does not compress; nothing changes there. A PostgreSQL built without lz4
+keeps pglz (the setting's allowed values say which it has).
 """
 from alembic import op
 from sqlalchemy import text
