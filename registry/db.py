@@ -36,32 +36,32 @@ _BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
 def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows with one statement whose one parameter is the rows as a JSON array.
+    """Insert many rows: on PostgreSQL as one statement whose one parameter is the rows as a JSON array.
 
-    An executemany sends, and the server executes, one statement per row: for a report's ~30 results that was a
-    quarter of a submission's client time on PostgreSQL (psycopg binds, sends and reads back each row) and much of
-    the server's. Here the database unpacks the array itself: `json_to_recordset` on PostgreSQL, `json_each` on
-    SQLite. Values go in as JSON, after the column type's own conversion (so a timestamp is stored as an ordinary
+    An executemany sends, and PostgreSQL executes, one statement per row: for a report's ~30 results that was a
+    quarter of a submission's client time (psycopg binds, sends and reads back each row) and much of the server's.
+    `json_to_recordset` unpacks the array on the server instead: 4x less client CPU for the 34 results of the
+    example. Values go in as JSON, after the column type's own conversion (so a timestamp is stored as an ordinary
     insert stores it); JSON columns as nested JSON (an `orjson.Fragment` is embedded as is). Every row must have
-    every key of the first.
+    every key of the first. SQLite runs in the process, with no round trip to save: there an executemany is twice
+    as fast as unpacking JSON with `json_each` (which parses each row again for every column), so it stays.
     """
     if not rows:
         return
-    names = tuple(rows[0])
     dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    names = tuple(rows[0])
     key = (dialect.name, table.name, names)
     cached = _BULK_INSERTS.get(key)
     if cached is None:
         columns = [table.c[name] for name in names]
-        listed = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
-        if dialect.name == "postgresql":
-            typed = ", ".join(f"{dialect.identifier_preparer.quote(c.name)} {c.type.compile(dialect)}" for c in columns)
-            sql = (f"INSERT INTO {table.name} ({listed}) SELECT {listed} "
-                   f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed})")
-        else:
-            # json_extract gives an object or array back as its JSON text, which is how SQLite stores JSON columns.
-            picked = ", ".join(f"json_extract(value, '$.{c.name}')" for c in columns)
-            sql = f"INSERT INTO {table.name} ({listed}) SELECT {picked} FROM json_each(:rows)"
+        quote = dialect.identifier_preparer.quote
+        listed = ", ".join(quote(c.name) for c in columns)
+        typed = ", ".join(f"{quote(c.name)} {c.type.compile(dialect)}" for c in columns)
+        sql = (f"INSERT INTO {quote(table.name)} ({listed}) SELECT {listed} "
+               f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed})")
         converters = {c.name: convert for c in columns if not isinstance(c.type, JSON)
                       and (convert := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
         cached = _BULK_INSERTS[key] = (text(sql), converters)
