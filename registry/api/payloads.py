@@ -38,7 +38,7 @@ class PageArgs(QueryArgs):
 class ReportListArgs(PageArgs):
     manufacturer = fields.String(metadata={"description": "Manufacturer registry id, or part of its name."})
     model = fields.String(metadata={"description": "Part of the model name (case-insensitive)."})
-    standard = fields.String(metadata={"description": "Catalogue standard id; reports with a result to it."})
+    standard = fields.String(metadata={"description": "Catalogue standard id with its edition; reports whose current revision has a result to it."})
     lab = fields.String(metadata={"description": "Registry id of the lab."})
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "Report status."})
     product = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
