@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from registry.models import Decision
@@ -54,3 +56,23 @@ def test_the_compact_form_is_smaller_and_the_api_serves_the_whole_one(session, c
 def test_decisions_stored_before_the_compact_form_are_served_as_they_are():
     whole = {"market": "EU", "requirements": [{"requirement_id": "EU-R-1", "reasons": [{"message": {"en": "a: b"}}]}]}
     assert decisions.served_document(whole) is whole
+
+
+def test_batches_pause_the_cycle_collector_and_always_resume_it():
+    """Batches run with the cycle collector paused (it took half a recompute's time); it must come back on, also
+    when a batch fails, and stay off if something else had turned it off."""
+    assert gc.isenabled()
+    with decisions._cycle_collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with decisions._cycle_collector_paused():
+            raise RuntimeError("a batch failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with decisions._cycle_collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
