@@ -16,7 +16,7 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import BadRequest as HTTPBadRequest, HTTPException
 
-from registry import contracts, db
+from registry import collector, contracts, db
 from registry.config import Defaults, from_environment
 
 
@@ -72,6 +72,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = "insecure-test-key"
 
     db.init_app(app)
+    # Each request runs with Python's cycle collector paused (see registry/collector.py).
+    app.wsgi_app = collector.pausing_wsgi(app.wsgi_app)  # type: ignore[method-assign]
 
     api = RegistryApi(app, spec_kwargs=_spec_kwargs())
     from registry.api import bp as api_bp

@@ -8,17 +8,16 @@ product in batches. Lookups for today read the stored rows; `as_of` in the past 
 from __future__ import annotations
 
 import dataclasses
-import gc
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from datetime import date
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from registry import collector
 from registry.db import begin_write
 from registry.errors import NotFound, SemanticViolation, Violation
 from registry.models import (
@@ -316,21 +315,6 @@ def _insert(session: Session, rows_of: dict[int, dict[str, tuple[MarketDecision,
 
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Batch work allocates millions of short-lived objects (decisions, reasons, rows) beside large long-lived ones
-    (the rulebook, the catalogue, the engine's plans): Python's cycle collector kept scanning all of them while the
-    batch grew, and took half of a recompute's time (1,500 products: 14.7 s, 7.5 s with it paused). Reference
-    counting still frees everything as it goes; the collector resumes after the batch for any cycle left."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
 def recompute_batch(session: Session, product_ids: Sequence[int], as_of: date) -> None:
     """Recompute a batch of products (a publish, `registry recompute`) and commit, without losing a concurrent write.
 
@@ -339,7 +323,7 @@ def recompute_batch(session: Session, product_ids: Sequence[int], as_of: date) -
     are decided again, and all of them if the engine's inputs changed. On PostgreSQL the products are locked first,
     so report writes to them wait for the batch, then decide again themselves.
     """
-    with _cycle_collector_paused():
+    with collector.paused():
         reports_service.lock_products(session, product_ids)
         inputs = engine_inputs(session, as_of)
         states = _report_states(session, product_ids)
@@ -855,7 +839,7 @@ IMPACT_FIELDS = ("gaining", "losing", "unchanged", "tests_saved", "tests_added",
 
 def _impact_chunk(session: Session, chunk: list[int], as_of: date, base_version: int, draft_version: int,
                   examples: int = 50) -> dict[str, Any]:
-    with _cycle_collector_paused():
+    with collector.paused():
         base = engine_inputs(session, as_of, base_version)
         draft = engine_inputs(session, as_of, draft_version)
         per_market = {m: dict.fromkeys(IMPACT_FIELDS, 0) for m in base.markets}

@@ -1,0 +1,76 @@
+"""The cycle collector is paused while work runs and always comes back on after the last piece of it."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+from registry import collector
+
+
+@pytest.fixture(autouse=True)
+def _collector_on():
+    assert gc.isenabled()
+    yield
+    gc.enable()
+
+
+def test_paused_during_the_block_and_resumed_after_it_even_when_it_fails():
+    with collector.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector.paused():
+        raise RuntimeError("a batch failed")
+    assert gc.isenabled()
+
+
+def test_nested_blocks_resume_only_after_the_outermost():
+    with collector.paused():
+        with collector.paused():
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_stays_off_when_something_else_turned_it_off():
+    gc.disable()
+    with collector.paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_concurrent_requests_resume_it_only_after_the_last_one_ends():
+    first_in, second_in, first_may_end = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def first():
+        with collector.paused():
+            first_in.set()
+            first_may_end.wait(5)
+        seen["after first"] = gc.isenabled()
+        second_in.set()
+
+    thread = threading.Thread(target=first)
+    with collector.paused():
+        thread.start()
+        first_in.wait(5)
+        first_may_end.set()
+        second_in.wait(5)  # the first block ended while this one still runs
+        seen["during second"] = gc.isenabled()
+    thread.join(5)
+    assert seen == {"after first": False, "during second": False}
+    assert gc.isenabled()
+
+
+def test_requests_run_with_it_paused(app):
+    seen = []
+
+    @app.get("/__collector_probe")
+    def probe():
+        seen.append(gc.isenabled())
+        return "ok"
+
+    assert app.test_client().get("/__collector_probe").status_code == 200
+    assert seen == [False] and gc.isenabled()
