@@ -10,6 +10,7 @@ goes; the collector resumes when the last paused piece of work ends and takes an
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -17,6 +18,16 @@ from typing import Any, Callable, Iterator
 _lock = threading.Lock()
 _running = 0  # pieces of work in progress that paused the collector
 _resume = False  # whether the collector was on when the first of them began
+
+
+def _fresh_lock_in_child() -> None:
+    # A recompute forks its worker processes, possibly while another thread holds the lock for an instant: the
+    # child gets its own, unheld one. (The child keeps the count, and so the pause, of the work that forked it.)
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 @contextmanager

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import threading
+import time
 
 import pytest
 
@@ -74,3 +77,25 @@ def test_requests_run_with_it_paused(app):
 
     assert app.test_client().get("/__collector_probe").status_code == 200
     assert seen == [False] and gc.isenabled()
+
+
+def test_a_forked_worker_gets_a_lock_of_its_own(tmp_path):
+    """Recomputes fork worker processes; one forked while the lock is held must not hang on it."""
+    out = tmp_path / "child"
+    with collector._lock:  # another thread's instant, frozen at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: pause and resume once, then report
+            try:
+                with collector.paused():
+                    pass
+                out.write_text("ok")
+            finally:
+                os._exit(0)
+    deadline = time.monotonic() + 10
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the collector's lock")
+    assert done[1] == 0 and out.read_text() == "ok"
