@@ -32,7 +32,7 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+_BULK_INSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}  # PostgreSQL statements by table and columns
 
 
 def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -53,7 +53,7 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
         connection.execute(table.insert(), rows)
         return
     names = tuple(rows[0])
-    key = (dialect.name, table.name, names)
+    key = (table.name, names)
     cached = _BULK_INSERTS.get(key)
     if cached is None:
         columns = [table.c[name] for name in names]

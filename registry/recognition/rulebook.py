@@ -178,7 +178,7 @@ class AnyOf:
 
     def check(self, result: ResultEvidence, ctx: Context, memo: dict[int, Check]) -> Check:
         """`evaluate` through the members' `check`, answered from `memo` when it has a token."""
-        # The member lookup is written out here and in AnyOf.check: a shared helper cost 4-6 % of evaluate_markets.
+        # The member lookup is written out here and in AllOf.check: a shared helper cost 4-6 % of evaluate_markets.
         token = self._token
         if token is not None:
             found = memo.get(token)

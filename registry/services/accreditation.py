@@ -105,14 +105,17 @@ def lab_standing(session: Session, lab_id: str) -> LabStanding:
     return standing_of(lab_id, session.connection().execute(STANDING, {"lab_id": lab_id}).all())
 
 
+_STANDING_WIDTH = len(STANDING.selected_columns)
+
+
 def standing_of(lab_id: str, rows: Sequence[Sequence[Any]]) -> LabStanding:
-    """A lab's standing from the rows of STANDING (columns after its 13th are ignored)."""
+    """A lab's standing from the rows of STANDING (columns a caller added after them are ignored)."""
     heads: dict[int, tuple] = {}
     events: dict[int, list[EventRecord]] = {}
     for row in rows:
         heads.setdefault(row[0], row[:6])
         if row[6] is not None:
-            events.setdefault(row[0], []).append(EventRecord(*row[6:13]))
+            events.setdefault(row[0], []).append(EventRecord(*row[6:_STANDING_WIDTH]))
     return LabStanding(
         lab_id, tuple(AccreditationRecord(*head, events=tuple(events.get(i, ()))) for i, head in heads.items())
     )

@@ -313,8 +313,6 @@ def _insert(session: Session, rows_of: dict[int, dict[str, tuple[MarketDecision,
         ])
 
 
-
-
 def recompute_batch(session: Session, product_ids: Sequence[int], as_of: date) -> None:
     """Recompute a batch of products (a publish, `registry recompute`) and commit, without losing a concurrent write.
 
@@ -833,6 +831,8 @@ class _Outcome:
 def _outcome(decision: MarketDecision) -> _Outcome:
     plan = decision.delta_test_plan
     return _Outcome(decision.verdict.value, len(plan.items), plan.total_cost_min, plan.total_cost_max)
+
+
 IMPACT_FIELDS = ("gaining", "losing", "unchanged", "tests_saved", "tests_added", "cost_saved_min", "cost_saved_max",
                  "cost_added_min", "cost_added_max")
 

@@ -270,19 +270,21 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
 
     `lookup`, made before the write lock, spares reads under it: what it found exists for good (nothing is
     deleted); what it did not find is inserted, and if a concurrent submission registered it meanwhile the insert
-    does nothing and the row is read.
+    does nothing and the row is read. Without one (a revision, already under the lock) the product is read here.
     """
-    if lookup is None:
-        lookup = _look_up_product(session, declared)
-    manufacturer_id = lookup.manufacturer_id or _resolve_manufacturer(session, declared["manufacturer"])
     conn = session.connection()
     key = _model_key(declared["model"])
     description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
-    if lookup.product_id is not None:
+    manufacturer_id = (lookup and lookup.manufacturer_id) or _resolve_manufacturer(session, declared["manufacturer"])
+    if lookup is None:
+        found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).first()
+    elif lookup.product_id is not None:
         # Read under the lock: a concurrent report may have changed the declaration since the lookup.
-        product_id = lookup.product_id
-        stored = conn.execute(_PRODUCT_DESCRIPTION, {"product_id": product_id}).scalar_one()
+        found = (lookup.product_id,
+                 conn.execute(_PRODUCT_DESCRIPTION, {"product_id": lookup.product_id}).scalar_one())
     else:
+        found = None
+    if found is None:
         product_id = conn.execute(
             _INSERT_PRODUCT[conn.dialect.name],
             dict(manufacturer_id=manufacturer_id, model=declared["model"], model_key=key, category=declared["category"],
@@ -291,8 +293,8 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
         if product_id is not None:
             return ResolvedProduct(product_id, manufacturer_id, True)
         # Registered meanwhile by a concurrent submission: this report joins it.
-        product_id, stored = conn.execute(
-            _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).one()
+        found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).one()
+    product_id, stored = found
     if stored != description:
         # The product row is a projection of the latest declaration; every declaration stays in its revision.
         conn.execute(_UPDATE_PRODUCT, dict(product_id=product_id, description=description,
@@ -467,8 +469,6 @@ def submit_report(
         )
     today = today or date.today()
     number = document["report_number"]
-    # A report number used before is found by the unique (lab, report number) index when the report is inserted: a
-    # query first would cost every submission a round trip to spare a rare duplicate some checking.
     # Checks read; only the writes below hold the write lock, so concurrent submissions validate in parallel.
     flags = tuple(_validate(session, document, today, skew_days))
     model_key = _model_key(document["product"]["model"])
@@ -484,7 +484,8 @@ def submit_report(
     now = utcnow()
     product = _resolve_product(session, document["product"], now, lookup)
     try:
-        # The unique (lab, report number) index refuses a number used before, or used by a concurrent submission.
+        # The unique (lab, report number) index refuses a number used before, or by a concurrent submission (no
+        # query first: it would cost every submission a round trip to spare a rare duplicate some checking).
         report_id = session.connection().execute(
             _INSERT_REPORT,
             dict(lab_id=principal.org_id, report_number=number, product_id=product.id,
