@@ -3,7 +3,8 @@
 1. Cost split of one submission (parse, schema validation fast and reference, semantic checks, storage),
    on SQLite and PostgreSQL.
 2. Reports accepted per second over HTTP: gunicorn with 2 sync workers on loopback, wrk as the load generator,
-   beside a bare endpoint that only parses the same JSON, measured in the same run, on SQLite and PostgreSQL.
+   beside a bare endpoint that only parses the same JSON, on SQLite and PostgreSQL: the three servers (bare, storage
+   only, as shipped) run at once and are measured back to back in interleaved rounds, each ratio within a round.
 
 PostgreSQL parts run when a server answers on 127.0.0.1:5432 (a scratch database is created and dropped).
 """
@@ -24,6 +25,7 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -185,21 +187,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(target: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(target: str, env: dict[str, str], workers: int = 2) -> tuple[subprocess.Popen, int]:
+    """Start gunicorn and return once every worker has loaded the app (see bench/gunicorn_ready.py)."""
     port = free_port()
+    ready = Path(tempfile.mkdtemp(prefix="bench-ready-"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", target],
-        cwd=ROOT, env=env, start_new_session=True,
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "-c", str(ROOT / "bench" / "gunicorn_ready.py"), target],
+        cwd=ROOT, env=dict(env, BENCH_READY_DIR=str(ready)), start_new_session=True,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if len(list(ready.iterdir())) >= workers:
                 return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gunicorn for {target} did not start")
+            time.sleep(0.1)
+        stop(proc)
+        raise RuntimeError(f"gunicorn for {target} did not start")
+    finally:
+        shutil.rmtree(ready, ignore_errors=True)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -240,31 +246,67 @@ def wrk(url: str, token: str, seconds: int, connections: int, folder: Path, prod
     return {"rate": rate, "non2xx": non2xx, "p99": p99, "requests": total}
 
 
-def http_ingest(db: ScratchDatabase, seconds: int, connections: int, folder: Path) -> dict[str, dict]:
+SERVERS = (("bare", "bench.bare:app", "/reports"),
+           ("ingest_without_recognition", "bench.app_without_recognition:app", "/api/v1/reports"),
+           ("ingest", "app:app", "/api/v1/reports"))
+
+
+def http_ingest(db: ScratchDatabase, seconds: int, connections: int, folder: Path, rounds: int) -> dict[str, Any]:
+    """Rates of the bare endpoint, the registry storing only, and the registry as shipped, in interleaved rounds.
+
+    This machine's speed drifts by tens of percent within minutes, and not evenly for every kind of work: measured
+    one after the other, the three rates would each catch a different moment. All three servers run at once (an
+    idle one costs nothing) and each round measures them back to back; a ratio is taken within a round.
+    """
     env = dict(os.environ, DATABASE_URL=db.url, SECRET_KEY="bench")
     key = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "registry", "create-key", "--org", LAB],
                          cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip()
-    figures = {}
-    bare, port = start_gunicorn("bench.bare:app", env)
+    urls: dict[str, str] = {}
+    servers = []
     try:
-        wrk(f"http://127.0.0.1:{port}/reports", "", 2, connections, folder)  # warm-up
-        figures["bare"] = wrk(f"http://127.0.0.1:{port}/reports", "", seconds, connections, folder)
+        for name, target, path in SERVERS:
+            server, port = start_gunicorn(target, env)
+            servers.append(server)
+            urls[name] = f"http://127.0.0.1:{port}{path}"
+        for name in urls:  # warm-up: first requests fill each worker's caches and connection pool
+            wrk(urls[name], "" if name == "bare" else key, 2, connections, folder)
+        per_round: list[dict[str, dict]] = []
+        for _ in range(rounds):
+            per_round.append({name: wrk(url, "" if name == "bare" else key, seconds, connections, folder)
+                              for name, url in urls.items()})
+        # Later reports of known products: 200 models, registered in the warm-up, then re-filed.
+        run = uuid.uuid4().hex[:6]
+        wrk(urls["ingest"], key, 2, connections, folder, REFILED_PRODUCTS, run)
+        refiled = wrk(urls["ingest"], key, seconds, connections, folder, REFILED_PRODUCTS, run)
     finally:
-        stop(bare)
-    for name, target in (("ingest_without_recognition", "bench.app_without_recognition:app"), ("ingest", "app:app")):
-        server, port = start_gunicorn(target, env)
-        try:
-            wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, 2, connections, folder)  # warm-up
-            figures[name] = wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, seconds, connections, folder)
-            if name == "ingest":
-                # Later reports of known products: 200 models, registered in the warm-up, then re-filed.
-                run = uuid.uuid4().hex[:6]
-                wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, 2, connections, folder, REFILED_PRODUCTS, run)
-                figures["ingest_refiled"] = wrk(f"http://127.0.0.1:{port}/api/v1/reports", key, seconds, connections,
-                                                folder, REFILED_PRODUCTS, run)
-        finally:
+        for server in servers:
             stop(server)
-    return figures
+    return {"rounds": per_round, "ingest_refiled": refiled}
+
+
+def print_http(http: dict[str, Any], seconds: int, connections: int) -> dict[str, float]:
+    """Print each round and the median ratios; return the medians."""
+    print(f"  gunicorn 2 sync workers per server, wrk 1 thread {connections} connections, {seconds} s per measurement")
+    print(f"  {'round':<6} {'bare req/s':>11} {'storage only':>13} {'as shipped':>11} {'storage/bare':>13} "
+          f"{'shipped/bare':>13}")
+    storage_ratios, shipped_ratios = [], []
+    for i, r in enumerate(http["rounds"], 1):
+        bare, plain, shipped = r["bare"]["rate"], r["ingest_without_recognition"]["rate"], r["ingest"]["rate"]
+        storage_ratios.append(bare / plain)
+        shipped_ratios.append(bare / shipped)
+        print(f"  {i:<6} {bare:>11.0f} {plain:>13.0f} {shipped:>11.0f} {'1/' + format(bare / plain, '.1f'):>13} "
+              f"{'1/' + format(bare / shipped, '.1f'):>13}")
+    errors = sum(m["non2xx"] for r in http["rounds"] for m in r.values())
+    last = http["rounds"][-1]
+    print(f"  p99 in the last round: bare {last['bare']['p99']}, storage only {last['ingest_without_recognition']['p99']}, "
+          f"as shipped {last['ingest']['p99']}; non-201 answers in all rounds: {errors}")
+    refiled = http["ingest_refiled"]
+    print(f"  later reports, as shipped: {refiled['rate']:.0f} reports/s (p99 {refiled['p99']}, {refiled['non2xx']} "
+          f"non-201; {REFILED_PRODUCTS} known products re-filed)")
+    medians = {"storage_only": statistics.median(storage_ratios), "as_shipped": statistics.median(shipped_ratios)}
+    print(f"  median of the rounds: storage only 1/{medians['storage_only']:.1f} of bare, "
+          f"as shipped 1/{medians['as_shipped']:.1f} (decisions and search rows in the submission's transaction)")
+    return medians
 
 
 # ---------------------------------------------------------------------------------------------------- main
@@ -272,7 +314,8 @@ def http_ingest(db: ScratchDatabase, seconds: int, connections: int, folder: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per measurement")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the three HTTP measurements")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=200, help="repetitions for the cost split")
     parser.add_argument("--engines", default="sqlite,postgresql")
@@ -297,20 +340,9 @@ def main() -> None:
                     print(f"  {labels.get(name, name):<24} {split[name]:>10.1f} µs")
                 results[engine] = {"split": split}
                 if shutil.which("wrk"):
-                    http = http_ingest(db, args.seconds, args.connections, folder)
-                    ratio = http["ingest"]["rate"] / http["bare"]["rate"]
-                    print(f"== {engine}: HTTP, gunicorn 2 workers, wrk 1 thread {args.connections} connections, {args.seconds}s ==")
-                    print(f"  bare parse endpoint   {http['bare']['rate']:>8.0f} req/s  (p99 {http['bare']['p99']})")
-                    plain = http["ingest_without_recognition"]
-                    print(f"  POST, storage only    {plain['rate']:>8.0f} reports/s  (p99 {plain['p99']}, "
-                          f"{plain['non2xx']} non-201; 1/{http['bare']['rate'] / plain['rate']:.1f} of bare)")
-                    print(f"  POST, as shipped      {http['ingest']['rate']:>8.0f} reports/s  (p99 {http['ingest']['p99']}, "
-                          f"{http['ingest']['non2xx']} non-201 of {http['ingest']['requests']})")
-                    refiled = http["ingest_refiled"]
-                    print(f"  POST, later reports   {refiled['rate']:>8.0f} reports/s  (p99 {refiled['p99']}, "
-                          f"{refiled['non2xx']} non-201; {REFILED_PRODUCTS} known products re-filed, as shipped)")
-                    print(f"  as shipped / bare     {ratio:>8.3f}  (1/{1 / ratio:.1f}; decisions and search rows "
-                          f"written in the submission's transaction)")
+                    http = http_ingest(db, args.seconds, args.connections, folder, args.rounds)
+                    print(f"== {engine}: reports accepted per second over HTTP, {args.rounds} interleaved rounds ==")
+                    http["median_ratios"] = print_http(http, args.seconds, args.connections)
                     results[engine]["http"] = http
             finally:
                 db.drop()
