@@ -8,6 +8,8 @@ carries the derived status so lists can filter without replaying events.
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -26,7 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from registry.db import Base
@@ -34,6 +36,24 @@ from registry.db import Base
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def name_key(text: str | None) -> str | None:
+    """How the registry compares names a report declares (a maker's, a model's): 'ACME  Power' is 'acme power',
+    and full-width letters are their ASCII forms."""
+    if text is None:
+        return None
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def _name_key_of(column: str):
+    """A column default: the key of the row's `column`, for inserts that do not go through the ORM."""
+    def default(context) -> str | None:
+        return name_key(context.get_current_parameters().get(column))
+    return default
 
 
 class UTCDateTime(TypeDecorator):
@@ -252,8 +272,22 @@ class Organization(Base):
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A report names its maker, not its registry id: these find the maker by an index instead of comparing every
+    # maker of the country in Python. Kept by `_set_name_keys` (ORM) and by the column defaults (Core inserts).
+    name_key: Mapped[str | None] = mapped_column(String(200), default=_name_key_of("name_en"))
+    name_zh_key: Mapped[str | None] = mapped_column(String(200), default=_name_key_of("name_zh"))
 
     accreditations: Mapped[list[Accreditation]] = relationship(back_populates="lab", order_by="Accreditation.id")
+
+    __table_args__ = (
+        Index("ix_organizations_country_name_key", "country", "name_key"),
+        Index("ix_organizations_country_name_zh_key", "country", "name_zh_key"),
+    )
+
+    @validates("name_en", "name_zh")
+    def _set_name_keys(self, attribute: str, value: str | None) -> str | None:
+        setattr(self, "name_key" if attribute == "name_en" else "name_zh_key", name_key(value))
+        return value
 
 
 class ApiKey(Base):

@@ -114,3 +114,23 @@ def test_large_json_is_compressed_with_lz4_on_postgresql(empty_database):
     engine.dispose()
     expected = "l" if lz4 else ""
     assert methods == {"report_revisions.document": expected, "decisions.detail": expected, "decision_plans.plan": expected}
+
+
+def test_0009_gives_existing_organizations_their_name_keys(empty_database):
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0008")
+    engine = make_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO organizations (id, kind, name_en, name_zh, country, demo, created_at) VALUES "
+                          "('mfr-a', 'manufacturer', '  ＡＣＭＥ   Power Co. ', '深圳  艾克米', 'CN', false, CURRENT_TIMESTAMP), "
+                          "('lab-b', 'lab', 'Lab B', NULL, 'DE', false, CURRENT_TIMESTAMP)"))
+    engine.dispose()
+    command.upgrade(config, "head")
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        keys = {row[0]: tuple(row[1:]) for row in conn.execute(
+            text("SELECT id, name_key, name_zh_key FROM organizations ORDER BY id"))}
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("organizations")}
+    engine.dispose()
+    assert keys == {"mfr-a": ("acme power co.", "深圳 艾克米"), "lab-b": ("lab b", None)}
+    assert {"ix_organizations_country_name_key", "ix_organizations_country_name_zh_key"} <= indexes

@@ -28,6 +28,7 @@ from registry.models import (
     ReportRevision,
     SearchStandard,
     TestResult,
+    name_key,
     utcnow,
 )
 from registry.services import catalogue as catalogue_service
@@ -157,8 +158,7 @@ def check_semantics(
 # ---------------------------------------------------------------------------------------------------- writes
 
 
-def _model_key(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()
+_model_key = name_key
 
 
 def _slug(text: str) -> str:
@@ -178,8 +178,12 @@ _results = TestResult.__table__
 _events = ReportEvent.__table__
 
 _ORG_KIND = select(_organizations.c.kind).where(_organizations.c.id == bindparam("id"))
-_MANUFACTURERS_IN = select(_organizations.c.id, _organizations.c.name_en, _organizations.c.name_zh).where(
-    _organizations.c.kind == "manufacturer", _organizations.c.country == bindparam("country")
+# The first maker (by id) of the country whose English or Chinese name has this key.
+_MANUFACTURER_NAMED = (
+    select(_organizations.c.id)
+    .where(_organizations.c.kind == "manufacturer", _organizations.c.country == bindparam("country"),
+           or_(_organizations.c.name_key == bindparam("key"), _organizations.c.name_zh_key == bindparam("key")))
+    .order_by(_organizations.c.id).limit(1)
 )
 
 
@@ -220,10 +224,9 @@ def _resolve_manufacturer(session: Session, declared: dict[str, Any], create: bo
                 [Violation("/product/manufacturer/registry_id", f"no manufacturer '{declared['registry_id']}' in the registry")],
             )
         return declared["registry_id"]
-    key = _model_key(declared["name"])
-    for org_id, name_en, name_zh in conn.execute(_MANUFACTURERS_IN, {"country": declared["country"]}):
-        if _model_key(name_en) == key or (name_zh and _model_key(name_zh) == key):
-            return org_id
+    found = conn.execute(_MANUFACTURER_NAMED, {"country": declared["country"], "key": name_key(declared["name"])}).scalar()
+    if found is not None:
+        return found
     if not create:
         return None
     base = f"mfr-{declared['country'].lower()}-{_slug(declared['name'])}"

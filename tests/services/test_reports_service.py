@@ -8,11 +8,12 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from registry.errors import ContractViolation, Forbidden, SemanticViolation
-from registry.models import Product, Report, ReportRevision, TestResult, utcnow
-from registry.services import reports
+from registry.models import Organization, Product, Report, ReportRevision, TestResult, utcnow
+from registry.services import organizations, reports
+from registry.services.permissions import SYSTEM
 from tests import factories
 from tests.factories import TODAY, as_org, report_document, submit
 
@@ -93,6 +94,35 @@ def test_manufacturer_is_matched_by_name_and_products_by_model(session):
     second_doc["product"]["model"] = " " + second_doc["product"]["model"].lower() + " "
     second = submit(session, second_doc)
     assert second.product_id == first.product_id
+
+
+def test_a_maker_is_found_by_either_of_its_names_among_many_of_its_country(session):
+    """Makers are looked up by an indexed name key, not by reading every maker of the country: the key must treat
+    names as before (case, spacing, full-width letters) and match the Chinese name as well as the English one."""
+    for i in range(50):
+        factories.make_org(session, f"mfr-cn-other-{i}", "manufacturer", name=f"Other Maker {i}")
+    made = organizations.create_org(session, SYSTEM, org_id="mfr-cn-hanzi", kind="manufacturer",
+                                    name="Hanzi Charging Co., Ltd.", name_zh="汉字充电有限公司", country="CN")
+    assert (made.name_key, made.name_zh_key) == ("hanzi charging co., ltd.", "汉字充电有限公司")
+    for declared in ("汉字充电有限公司", "ＨＡＮＺＩ  charging co., ltd."):
+        document = report_document("cn")
+        document["product"]["manufacturer"] = {"name": declared, "country": "CN"}
+        assert submit(session, document).manufacturer_id == "mfr-cn-hanzi"
+    document = report_document("cn")
+    document["product"]["manufacturer"] = {"name": "汉字充电有限公司", "country": "VN"}  # same name, other country
+    assert submit(session, document).manufacturer_id != "mfr-cn-hanzi"
+
+
+def test_a_maker_registered_by_a_report_or_a_core_insert_gets_its_name_keys(session):
+    document = report_document("cn")
+    document["product"]["manufacturer"] = {"name": "Brand-New  Maker", "name_zh": "全新制造商", "country": "CN"}
+    filed = submit(session, document)
+    maker = session.get(Organization, filed.manufacturer_id)
+    assert (maker.name_key, maker.name_zh_key) == ("brand-new maker", "全新制造商")
+    session.execute(insert(Organization), [dict(id="mfr-core", kind="manufacturer", name_en="Core INSERTED",
+                                                country="CN", demo=False, created_at=utcnow())])
+    session.commit()
+    assert session.get(Organization, "mfr-core").name_key == "core inserted"
 
 
 def test_a_declaration_changed_between_lookup_and_write_is_still_the_one_stored(session):
