@@ -42,14 +42,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+from typing import TYPE_CHECKING
+
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from registry.errors import ContractViolation, NotFound, Violation
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_ROOT = Path(__file__).resolve().parent.parent / "schemas"
 DEFAULT_SCHEMA = "test-report/v1"
@@ -82,6 +85,10 @@ _fast: dict[str, jsonschema_rs.Validator] = {}
 _reference: dict[str, jsonschema.protocols.Validator] = {}
 
 
+class SchemaFileError(ValueError):
+    """A file under schemas/ is not a draft 2020-12 JSON Schema (a release that must not start)."""
+
+
 def _load() -> _Catalogue:
     """Read, check and register every schema file under `SCHEMA_ROOT`, once per process."""
     global _loaded
@@ -103,12 +110,11 @@ def _read_catalogue(root: Path) -> _Catalogue:
         document = json.loads(raw)
         declared = document.get("$schema", _DRAFT_2020_12) if isinstance(document, dict) else None
         if declared != _DRAFT_2020_12:
-            raise jsonschema.exceptions.SchemaError(f"{relative}: a published schema must be draft 2020-12")
+            raise SchemaFileError(f"{relative}: a published schema must be draft 2020-12")
         try:
-            Draft202012Validator.check_schema(document)
-        except jsonschema.exceptions.SchemaError as error:
-            error.add_note(f"in schema file {relative}")
-            raise
+            jsonschema_rs.meta.validate(document)
+        except jsonschema_rs.ValidationError as error:
+            raise SchemaFileError(f"{relative}: not a valid JSON Schema: {error.message}") from error
         # A file without `$id` still gets a stable URI; tests/test_contracts.py insists on `$id` anyway.
         uri = document.get("$id") or _URN_PREFIX + name.replace("/", ":")
         schemas[name] = _Schema(name=name, uri=uri, raw=raw, document=document)
@@ -171,9 +177,8 @@ def _reference_validator(name: str) -> jsonschema.protocols.Validator:
         with _lock:
             validator = _reference.get(name)
             if validator is None:
-                validator = _ReferenceValidator(
-                    schema.document, registry=catalogue.registry, format_checker=_FORMAT_CHECKER
-                )
+                validator_class, format_checker = _reference_kit()
+                validator = validator_class(schema.document, registry=catalogue.registry, format_checker=format_checker)
                 _reference[name] = validator
     return validator
 
@@ -244,69 +249,75 @@ def _is_rfc3339_date(instance: object) -> bool:
     return 1 <= month <= 12 and 1 <= day <= days[month - 1]
 
 
-_FORMAT_CHECKER = FormatChecker()
-_FORMAT_CHECKER.checks("date")(_is_rfc3339_date)
+@lru_cache(maxsize=None)
+def _reference_kit() -> tuple[type, Any]:
+    """The reference validator class and its format checker, built on first use.
 
+    Importing `jsonschema` with its format extras takes seconds (a URI grammar is compiled at import), and only the
+    tests and the benchmark use the reference path: the registry's processes, CLI included, no longer pay for it.
+    """
+    import jsonschema
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
 
-def _pattern(validator: Any, pattern: str, instance: object, schema: Mapping) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+    format_checker = FormatChecker()
+    format_checker.checks("date")(_is_rfc3339_date)
 
+    def _pattern(validator: Any, pattern: str, instance: object, schema: Mapping) -> Iterator[ValidationError]:
+        if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
-def _pattern_properties(validator: Any, patterns: Mapping, instance: object, schema: Mapping):
-    if not validator.is_type(instance, "object"):
-        return
-    for pattern, subschema in patterns.items():
-        regex = _ecma_regex(pattern)
+    def _pattern_properties(validator: Any, patterns: Mapping, instance: object, schema: Mapping):
+        if not validator.is_type(instance, "object"):
+            return
+        for pattern, subschema in patterns.items():
+            regex = _ecma_regex(pattern)
+            for key, value in instance.items():
+                if regex.search(key):
+                    yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+    def _additional_properties(validator: Any, additional: Any, instance: object, schema: Mapping):
+        # One error per extra member, located at the member (jsonschema reports one error at the object).
+        if not validator.is_type(instance, "object"):
+            return
+        known = schema.get("properties", {})
+        regexes = [_ecma_regex(p) for p in schema.get("patternProperties", {})]
         for key, value in instance.items():
-            if regex.search(key):
-                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+            if key in known or any(r.search(key) for r in regexes):
+                continue
+            if additional is False:
+                yield ValidationError(f"{key!r} is not allowed", path=[key], instance=value)
+            elif validator.is_type(additional, "object"):
+                yield from validator.descend(value, additional, path=key)
 
+    def _required(validator: Any, required: Sequence[str], instance: object, schema: Mapping):
+        if validator.is_type(instance, "object"):
+            for key in required:
+                if key not in instance:
+                    yield ValidationError(f"{key!r} is a required property", path=[key])
 
-def _additional_properties(validator: Any, additional: Any, instance: object, schema: Mapping):
-    # One error per extra member, located at the member (jsonschema reports one error at the object).
-    if not validator.is_type(instance, "object"):
-        return
-    known = schema.get("properties", {})
-    regexes = [_ecma_regex(p) for p in schema.get("patternProperties", {})]
-    for key, value in instance.items():
-        if key in known or any(r.search(key) for r in regexes):
-            continue
-        if additional is False:
-            yield ValidationError(f"{key!r} is not allowed", path=[key], instance=value)
-        elif validator.is_type(additional, "object"):
-            yield from validator.descend(value, additional, path=key)
+    def _dependent_required(validator: Any, dependencies: Mapping, instance: object, schema: Mapping):
+        if validator.is_type(instance, "object"):
+            for trigger, keys in dependencies.items():
+                if trigger in instance:
+                    for key in keys:
+                        if key not in instance:
+                            yield ValidationError(f"{key!r} is required with {trigger!r}", path=[key])
 
-
-def _required(validator: Any, required: Sequence[str], instance: object, schema: Mapping):
-    if validator.is_type(instance, "object"):
-        for key in required:
-            if key not in instance:
-                yield ValidationError(f"{key!r} is a required property", path=[key])
-
-
-def _dependent_required(validator: Any, dependencies: Mapping, instance: object, schema: Mapping):
-    if validator.is_type(instance, "object"):
-        for trigger, keys in dependencies.items():
-            if trigger in instance:
-                for key in keys:
-                    if key not in instance:
-                        yield ValidationError(f"{key!r} is required with {trigger!r}", path=[key])
-
-
-_ReferenceValidator = jsonschema.validators.extend(
-    Draft202012Validator,
-    validators={
-        "pattern": _pattern,
-        "patternProperties": _pattern_properties,
-        "additionalProperties": _additional_properties,
-        "required": _required,
-        "dependentRequired": _dependent_required,
-    },
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
-        {"number": _is_number, "integer": _is_integer, "null": _is_null}
-    ),
-)
+    validator_class = jsonschema.validators.extend(
+        Draft202012Validator,
+        validators={
+            "pattern": _pattern,
+            "patternProperties": _pattern_properties,
+            "additionalProperties": _additional_properties,
+            "required": _required,
+            "dependentRequired": _dependent_required,
+        },
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+            {"number": _is_number, "integer": _is_integer, "null": _is_null}
+        ),
+    )
+    return validator_class, format_checker
 
 
 # --------------------------------------------------------------------------- normalised errors

@@ -52,6 +52,32 @@ def test_every_schema_is_valid_draft_2020_12_with_an_id(name):
     assert json.loads(contracts.schema_bytes(name)) == document
 
 
+def test_a_schema_file_that_is_no_json_schema_stops_the_registry_naming_the_file(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "v1.json").write_text(json.dumps(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "no-such-type"}))
+    with pytest.raises(contracts.SchemaFileError, match=r"broken/v1.json: not a valid JSON Schema"):
+        contracts._read_catalogue(tmp_path)
+    (tmp_path / "broken" / "v1.json").write_text(json.dumps({"$schema": "http://json-schema.org/draft-07/schema#"}))
+    with pytest.raises(contracts.SchemaFileError, match="must be draft 2020-12"):
+        contracts._read_catalogue(tmp_path)
+
+
+def test_the_registry_runs_without_loading_the_reference_validator(tmp_path):
+    """Importing `jsonschema` (and its format extras) took seconds per process: the app, its workers and every CLI
+    command validate with jsonschema-rs and load the reference library only when the reference path is asked for."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, app; from registry import contracts; contracts.validate({}); "
+            "print('jsonschema' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, check=True,
+                         capture_output=True, text=True,
+                         env={**os.environ, "SECRET_KEY": "test", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    assert out.stdout.strip() == "False"
+
+
 def test_schema_ids_are_unique():
     ids = [contracts.schema_document(name)["$id"] for name in contracts.schema_names()]
     assert len(ids) == len(set(ids))
@@ -361,7 +387,8 @@ JSON_VALUES = st.recursive(
 @given(document=st.dictionaries(st.sampled_from(list("abcdefghq")), JSON_VALUES, max_size=5))
 def test_normalisation_holds_for_combinators_and_odd_member_names(document):
     fast = jsonschema_rs.Draft202012Validator(COMBINATORS, validate_formats=True, offline=True)
-    reference = contracts._ReferenceValidator(COMBINATORS, format_checker=contracts._FORMAT_CHECKER)
+    validator_class, format_checker = contracts._reference_kit()
+    reference = validator_class(COMBINATORS, format_checker=format_checker)
     assert contracts._violations(contracts._issues_from_fast(fast.iter_errors(document), document), document) == (
         contracts._violations(contracts._issues_from_reference(reference.iter_errors(document)), document)
     )
