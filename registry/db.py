@@ -32,43 +32,59 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_BULK_INSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}  # PostgreSQL statements by table and columns
+_BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}  # statements by dialect, table and columns
 
 
 def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows: on PostgreSQL as one statement whose one parameter is the rows as a JSON array.
+    """Insert many rows, each value converted by its column's type exactly as an ordinary insert converts it.
 
-    An executemany sends, and PostgreSQL executes, one statement per row: for a report's ~30 results that was a
-    quarter of a submission's client time (psycopg binds, sends and reads back each row) and much of the server's.
-    `json_to_recordset` unpacks the array on the server instead: 4x less client CPU for the 34 results of the
-    example. Values go in as JSON, after the column type's own conversion (so a timestamp is stored as an ordinary
-    insert stores it); JSON columns as nested JSON (an `orjson.Fragment` is embedded as is). Every row must have
-    every key of the first. SQLite runs in the process, with no round trip to save: there an executemany is twice
-    as fast as unpacking JSON with `json_each` (which parses each row again for every column), so it stays.
+    PostgreSQL: one statement whose one parameter is the rows as a JSON array. An executemany sends, and PostgreSQL
+    executes, one statement per row: for a report's ~30 results that was a quarter of a submission's client time
+    (psycopg binds, sends and reads back each row) and much of the server's. `json_to_recordset` unpacks the array on
+    the server instead: 4x less client CPU for the 34 results of the example. JSON columns go in as nested JSON (an
+    `orjson.Fragment` is embedded as is).
+
+    SQLite runs in the process, with no round trip to save, and unpacking JSON there (`json_each`) was twice as slow
+    as an executemany. The executemany is given plain tuples: SQLAlchemy's own parameter handling of the 34 rows
+    cost more than SQLite's inserting them, and it runs under the write lock.
+
+    Every row must have every key of the first.
     """
     if not rows:
         return
     dialect = connection.dialect
-    if dialect.name != "postgresql":
-        connection.execute(table.insert(), rows)
-        return
     names = tuple(rows[0])
-    key = (table.name, names)
+    key = (dialect.name, table.name, names)
     cached = _BULK_INSERTS.get(key)
     if cached is None:
         columns = [table.c[name] for name in names]
         quote = dialect.identifier_preparer.quote
         listed = ", ".join(quote(c.name) for c in columns)
-        typed = ", ".join(f"{quote(c.name)} {c.type.compile(dialect)}" for c in columns)
-        sql = (f"INSERT INTO {quote(table.name)} ({listed}) SELECT {listed} "
-               f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed})")
-        converters = {c.name: convert for c in columns if not isinstance(c.type, JSON)
-                      and (convert := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
-        cached = _BULK_INSERTS[key] = (text(sql), converters)
-    statement, converters = cached
-    if converters:
-        rows = [dict(row, **{name: convert(row[name]) for name, convert in converters.items()}) for row in rows]
-    connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
+        processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+        if dialect.name == "postgresql":
+            typed = ", ".join(f"{quote(c.name)} {c.type.compile(dialect)}" for c in columns)
+            sql = (f"INSERT INTO {quote(table.name)} ({listed}) SELECT {listed} "
+                   f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed})")
+            # JSON columns stay Python data: the whole array is serialized once, below.
+            converters = {c.name: convert for c, convert in zip(columns, processors)
+                          if convert is not None and not isinstance(c.type, JSON)}
+            cached = (text(sql), converters)
+        else:
+            sql = f"INSERT INTO {quote(table.name)} ({listed}) VALUES ({', '.join('?' * len(columns))})"
+            cached = (sql, [(i, convert) for i, convert in enumerate(processors) if convert is not None])
+        _BULK_INSERTS[key] = cached
+    if dialect.name == "postgresql":
+        statement, converters = cached
+        if converters:
+            rows = [dict(row, **{name: convert(row[name]) for name, convert in converters.items()}) for row in rows]
+        connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
+        return
+    sql, converters = cached
+    values = [[row[name] for name in names] for row in rows]
+    for i, convert in converters:
+        for row in values:
+            row[i] = convert(row[i])
+    connection.exec_driver_sql(sql, [tuple(row) for row in values])
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

@@ -37,10 +37,11 @@ def _rows():
 
 
 def _stored(connection, table):
-    """The rows as the application reads them, and their dates and timestamps as the database holds them (the text
-    SQLite compares in SQL must have one format, whichever way a row was written)."""
+    """The rows as the application reads them, and their dates, timestamps, JSON and booleans as the database holds
+    them (the text SQLite compares in SQL must have one format, and a JSON null must not turn into SQL NULL or the
+    reverse, whichever way a row was written)."""
     typed = [dict(row._mapping) for row in connection.execute(select(table).order_by(table.c.position))]
-    raw = connection.exec_driver_sql(f"SELECT day, at FROM {table.name} ORDER BY position").all()
+    raw = connection.exec_driver_sql(f"SELECT day, at, details, flag FROM {table.name} ORDER BY position").all()
     return [dict(row, raw=tuple(stored)) for row, stored in zip(typed, raw)]
 
 
