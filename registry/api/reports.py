@@ -61,20 +61,27 @@ def _write(run, status: int) -> Response:
             response.headers["Idempotent-Replayed"] = "true"
             return response
 
-    rendered: dict[str, Any] = {}
+    if key is None:
+        # Nothing to store with the write: the receipt is rendered after the commit, not under SQLite's write lock.
+        body, location = _rendered(run(session, document, None))
+    else:
+        rendered: dict[str, str] = {}
 
-    def stage(session_, report) -> None:
-        receipt = _receipt(report)
-        body, location = orjson.dumps(receipt).decode(), receipt["links"]["self"]
-        rendered.update(body=body, location=location)
-        if key is not None:
+        def stage(session_, report) -> None:
+            rendered["body"], rendered["location"] = _rendered(report)
             idempotency.remember(session_, g.principal.org_id, key, fingerprint, request.method, request.path,
-                                 status, body, location, ttl)
+                                 status, rendered["body"], rendered["location"], ttl)
 
-    run(session, document, stage)
-    response = Response(rendered["body"], status=status, mimetype="application/json")
-    response.headers["Location"] = rendered["location"]
+        run(session, document, stage)
+        body, location = rendered["body"], rendered["location"]
+    response = Response(body, status=status, mimetype="application/json")
+    response.headers["Location"] = location
     return response
+
+
+def _rendered(report) -> tuple[str, str]:
+    receipt = _receipt(report)
+    return orjson.dumps(receipt).decode(), receipt["links"]["self"]
 
 
 @bp.route("/reports", methods=["POST"])
@@ -99,7 +106,7 @@ def submit_report():
     skew = current_app.config["CLOCK_SKEW_DAYS"]
 
     def run(session, document, stage):
-        service.submit_report(session, g.principal, document, skew_days=skew, before_commit=stage)
+        return service.submit_report(session, g.principal, document, skew_days=skew, before_commit=stage)
 
     return _write(run, 201)
 
@@ -180,7 +187,7 @@ def revise_report(report_id: int):
         problems = _envelope_problems(envelope)
         if problems:
             raise SemanticViolation("A revision is {reason, document}.", problems)
-        service.revise_report(session, g.principal, report_id, envelope["document"], envelope["reason"],
+        return service.revise_report(session, g.principal, report_id, envelope["document"], envelope["reason"],
                               skew_days=skew, before_commit=stage)
 
     return _write(run, 201)
@@ -215,7 +222,7 @@ def withdraw_report(report_id: int):
                 "Invalid withdrawal.", [Violation(f"/{k}" if k else "", "; ".join(v)) for k, v in errors.items()]
             )
         loaded = WithdrawalIn().load(body)
-        service.withdraw_report(session, g.principal, report_id, loaded["reason"], loaded.get("effective_on"),
+        return service.withdraw_report(session, g.principal, report_id, loaded["reason"], loaded.get("effective_on"),
                                 before_commit=stage)
 
     return _write(run, 201)
