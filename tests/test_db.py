@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import orjson
-from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy.orm import sessionmaker
 
-from registry.db import bulk_insert
+from registry.db import begin_write, bulk_insert, make_engine
 from registry.models import UTCDateTime
 
 _metadata = MetaData()
@@ -70,3 +72,28 @@ def test_bulk_insert_stores_what_one_insert_per_row_stores(engine):
 def test_bulk_insert_of_nothing_does_nothing(engine):
     with engine.connect() as connection:
         bulk_insert(connection, _rows_table, [])  # the table does not even exist: no statement was sent
+
+
+def test_committed_pages_reach_the_database_file_before_the_autocheckpoint_threshold(tmp_path):
+    """The WAL is copied back by a thread of the writing process, outside the write lock: pages reach the database
+    file although no commit came near `wal_autocheckpoint` (4,000 pages), which alone would have copied them."""
+    path = tmp_path / "wal.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    make_session = sessionmaker(bind=engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE probe (id INTEGER PRIMARY KEY, body TEXT)")
+    size_before = path.stat().st_size
+    for i in range(40):
+        with make_session() as session:
+            begin_write(session)
+            session.execute(text("INSERT INTO probe (body) VALUES (:body)"), {"body": f"{i}" * 3000})
+            session.commit()
+        time.sleep(0.01)
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < size_before + 40 * 3000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    size_after = path.stat().st_size
+    wal_pages = (tmp_path / "wal.sqlite3-wal").stat().st_size // 4096
+    engine.dispose()
+    assert wal_pages < 4000  # the threshold was never reached ...
+    assert size_after >= size_before + 40 * 3000  # ... yet the rows are in the database file
