@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 import orjson
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -179,12 +179,16 @@ _events = ReportEvent.__table__
 
 _ORG_KIND = select(_organizations.c.kind).where(_organizations.c.id == bindparam("id"))
 # The first maker (by id) of the country whose English or Chinese name has this key.
-_MANUFACTURER_NAMED = (
-    select(_organizations.c.id)
-    .where(_organizations.c.kind == "manufacturer", _organizations.c.country == bindparam("country"),
-           or_(_organizations.c.name_key == bindparam("key"), _organizations.c.name_zh_key == bindparam("key")))
-    .order_by(_organizations.c.id).limit(1)
-)
+_NAMED = (_organizations.c.kind == "manufacturer", _organizations.c.country == bindparam("country"),
+          or_(_organizations.c.name_key == bindparam("key"), _organizations.c.name_zh_key == bindparam("key")))
+_MANUFACTURER_NAMED = select(_organizations.c.id).where(*_NAMED).order_by(_organizations.c.id).limit(1)
+# The same, each with the id of its product of this model if registered: a submission's lookup in one round trip.
+_WITH_MODEL = _organizations.outerjoin(_products, and_(_products.c.manufacturer_id == _organizations.c.id,
+                                                       _products.c.model_key == bindparam("model_key")))
+_MANUFACTURER_NAMED_AND_MODEL = (select(_organizations.c.id, _products.c.id).select_from(_WITH_MODEL).where(*_NAMED)
+                                 .order_by(_organizations.c.id).limit(1))
+_ORG_KIND_AND_MODEL = (select(_organizations.c.kind, _products.c.id).select_from(_WITH_MODEL)
+                       .where(_organizations.c.id == bindparam("id")))
 
 
 def _per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
@@ -212,17 +216,18 @@ _INSERT_REVISION = insert(_revisions).returning(_revisions.c.id)
 _INSERT_EVENT = insert(_events)
 
 
+def _unknown_manufacturer(registry_id: str) -> SemanticViolation:
+    return SemanticViolation("Unknown manufacturer.", [
+        Violation("/product/manufacturer/registry_id", f"no manufacturer '{registry_id}' in the registry")])
+
+
 def _resolve_manufacturer(session: Session, declared: dict[str, Any], create: bool = True) -> str | None:
     """Find the manufacturer by registry id, else by name and country; register it when first named (or, with
     `create=False`, return None)."""
     conn = session.connection()
     if "registry_id" in declared:
-        kind = conn.execute(_ORG_KIND, {"id": declared["registry_id"]}).scalar()
-        if kind != "manufacturer":
-            raise SemanticViolation(
-                "Unknown manufacturer.",
-                [Violation("/product/manufacturer/registry_id", f"no manufacturer '{declared['registry_id']}' in the registry")],
-            )
+        if conn.execute(_ORG_KIND, {"id": declared["registry_id"]}).scalar() != "manufacturer":
+            raise _unknown_manufacturer(declared["registry_id"])
         return declared["registry_id"]
     found = conn.execute(_MANUFACTURER_NAMED, {"country": declared["country"], "key": name_key(declared["name"])}).scalar()
     if found is not None:
@@ -260,11 +265,16 @@ class ProductLookup:
 
 
 def _look_up_product(session: Session, declared: dict[str, Any]) -> ProductLookup:
-    manufacturer_id = _resolve_manufacturer(session, declared["manufacturer"], create=False)
-    if manufacturer_id is None:
-        return ProductLookup(None, None)
-    return ProductLookup(manufacturer_id, session.connection().execute(
-        _PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": _model_key(declared["model"])}).scalar())
+    conn = session.connection()
+    maker, model_key = declared["manufacturer"], _model_key(declared["model"])
+    if "registry_id" in maker:
+        row = conn.execute(_ORG_KIND_AND_MODEL, {"id": maker["registry_id"], "model_key": model_key}).first()
+        if row is None or row[0] != "manufacturer":
+            raise _unknown_manufacturer(maker["registry_id"])
+        return ProductLookup(maker["registry_id"], row[1])
+    row = conn.execute(_MANUFACTURER_NAMED_AND_MODEL,
+                       {"country": maker["country"], "key": name_key(maker["name"]), "model_key": model_key}).first()
+    return ProductLookup(None, None) if row is None else ProductLookup(row[0], row[1])
 
 
 def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,

@@ -113,6 +113,23 @@ def test_a_maker_is_found_by_either_of_its_names_among_many_of_its_country(sessi
     assert submit(session, document).manufacturer_id != "mfr-cn-hanzi"
 
 
+def test_a_maker_named_by_registry_id_is_that_maker_and_an_unknown_one_is_refused(session):
+    first = submit(session, report_document("cn"))
+    by_id = report_document("cn")
+    by_id["product"]["manufacturer"] = {"name": "a trading name the registry does not know", "country": "CN",
+                                        "registry_id": first.manufacturer_id}
+    assert (submit(session, by_id).manufacturer_id, submit(session, dict(by_id, report_number="BY-ID-2")).product_id) \
+        == (first.manufacturer_id, first.product_id)
+    reports_before = session.scalar(select(func.count()).select_from(Report))
+    for wrong in ("mfr-nobody-here", "lab-cn-sh-evtc"):  # unknown, and an organization that is no manufacturer
+        unknown = report_document("cn")
+        unknown["product"]["manufacturer"]["registry_id"] = wrong
+        with pytest.raises(SemanticViolation) as refused:
+            submit(session, unknown)
+        assert [v.pointer for v in refused.value.violations] == ["/product/manufacturer/registry_id"]
+    assert session.scalar(select(func.count()).select_from(Report)) == reports_before
+
+
 def test_a_maker_registered_by_a_report_or_a_core_insert_gets_its_name_keys(session):
     document = report_document("cn")
     document["product"]["manufacturer"] = {"name": "Brand-New  Maker", "name_zh": "全新制造商", "country": "CN"}
