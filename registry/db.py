@@ -223,17 +223,18 @@ class _WalCheckpointer:
     seconds; it runs a PASSIVE checkpoint, which never waits for or blocks a writer (the driver lets other threads
     run meanwhile), so the checkpoint left to a commit finds little to copy. That one still restarts the WAL.
     One thread per database file per process, started by the first commit in the process (threads do not survive
-    the fork of a server's workers); it sleeps until nudged.
+    the fork of a server's workers); it sleeps until nudged, and after `idle_after` seconds without a nudge it closes
+    its connection and ends (the next commit starts another), so idle databases hold neither a thread nor a file.
     """
 
     interval = 0.05
+    idle_after = 30.0
 
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, key: tuple[int, str]):
+        self.key = key
         self.last = 0.0
         self.wake = threading.Event()
-        self.runs = 0
-        threading.Thread(target=self._run, name=f"wal-checkpointer:{os.path.basename(path)}", daemon=True).start()
+        threading.Thread(target=self._run, name=f"wal-checkpointer:{os.path.basename(key[1])}", daemon=True).start()
 
     def nudge(self) -> None:
         now = time.monotonic()
@@ -243,18 +244,24 @@ class _WalCheckpointer:
 
     def _run(self) -> None:
         connection = None
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            try:
-                if connection is None:
-                    connection = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                self.runs += 1
-            except sqlite3.Error:  # e.g. the file was removed (a test's scratch database): try afresh next time
-                if connection is not None:
-                    connection.close()
-                connection = None
+        try:
+            while self.wake.wait(self.idle_after):
+                self.wake.clear()
+                try:
+                    if connection is None:
+                        connection = sqlite3.connect(self.key[1], timeout=0, isolation_level=None,
+                                                     check_same_thread=False)
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # e.g. the file was removed (a test's scratch database): afresh next time
+                    if connection is not None:
+                        connection.close()
+                    connection = None
+        finally:
+            with _writer_locks_guard:
+                if _checkpointers.get(self.key) is self:
+                    del _checkpointers[self.key]
+            if connection is not None:
+                connection.close()
 
 
 _checkpointers: dict[tuple[int, str], _WalCheckpointer] = {}
@@ -270,7 +277,7 @@ def _checkpointer(engine: Engine) -> _WalCheckpointer | _NoCheckpointer:
         with _writer_locks_guard:
             found = _checkpointers.get(key)
             if found is None:
-                found = _checkpointers[key] = _WalCheckpointer(path)
+                found = _checkpointers[key] = _WalCheckpointer(key)
     return found
 
 

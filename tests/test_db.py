@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -9,6 +10,7 @@ import orjson
 from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table, insert, select, text
 from sqlalchemy.orm import sessionmaker
 
+from registry import db
 from registry.db import begin_write, bulk_insert, make_engine
 from registry.models import UTCDateTime
 
@@ -97,3 +99,31 @@ def test_committed_pages_reach_the_database_file_before_the_autocheckpoint_thres
     engine.dispose()
     assert wal_pages < 4000  # the threshold was never reached ...
     assert size_after >= size_before + 40 * 3000  # ... yet the rows are in the database file
+
+
+def test_the_checkpointing_thread_ends_when_its_database_is_idle_and_comes_back_with_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(db._WalCheckpointer, "idle_after", 0.2)
+    path = tmp_path / "idle.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    make_session = sessionmaker(bind=engine)
+    name = "wal-checkpointer:idle.sqlite3"
+
+    def write():
+        with make_session() as session:
+            begin_write(session)
+            session.execute(text("CREATE TABLE IF NOT EXISTS probe (body TEXT)"))
+            session.execute(text("INSERT INTO probe VALUES ('x')"))
+            session.commit()
+
+    def threads():
+        return [t for t in threading.enumerate() if t.name == name]
+
+    write()
+    assert len(threads()) == 1
+    deadline = time.monotonic() + 5
+    while threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threads() == []  # idle: the thread ended (and closed its connection)
+    write()
+    assert len(threads()) == 1  # a commit starts another
+    engine.dispose()
