@@ -204,7 +204,9 @@ def _commit_then_release_writer_lock(connection) -> None:
         connection.connection.dbapi_connection.execute("COMMIT")
     finally:
         _release_writer_lock(connection)
-    _checkpointer(connection.engine).nudge()
+    checkpointer = _checkpointer(connection.engine)
+    if checkpointer is not None:
+        checkpointer.nudge()
 
 
 def _release_writer_lock(connection) -> None:
@@ -267,10 +269,10 @@ class _WalCheckpointer:
 _checkpointers: dict[tuple[int, str], _WalCheckpointer] = {}
 
 
-def _checkpointer(engine: Engine) -> _WalCheckpointer | _NoCheckpointer:
+def _checkpointer(engine: Engine) -> _WalCheckpointer | None:
     path = engine.url.database
     if not path or path == ":memory:":
-        return _NO_CHECKPOINTER
+        return None
     key = (os.getpid(), path)
     found = _checkpointers.get(key)
     if found is None:
@@ -279,14 +281,6 @@ def _checkpointer(engine: Engine) -> _WalCheckpointer | _NoCheckpointer:
             if found is None:
                 found = _checkpointers[key] = _WalCheckpointer(key)
     return found
-
-
-class _NoCheckpointer:
-    def nudge(self) -> None:
-        pass
-
-
-_NO_CHECKPOINTER = _NoCheckpointer()
 
 
 def get_engine() -> Engine:

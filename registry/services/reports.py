@@ -158,9 +158,6 @@ def check_semantics(
 # ---------------------------------------------------------------------------------------------------- writes
 
 
-_model_key = name_key
-
-
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
@@ -266,7 +263,7 @@ class ProductLookup:
 
 def _look_up_product(session: Session, declared: dict[str, Any]) -> ProductLookup:
     conn = session.connection()
-    maker, model_key = declared["manufacturer"], _model_key(declared["model"])
+    maker, model_key = declared["manufacturer"], name_key(declared["model"])
     if "registry_id" in maker:
         row = conn.execute(_ORG_KIND_AND_MODEL, {"id": maker["registry_id"], "model_key": model_key}).first()
         if row is None or row[0] != "manufacturer":
@@ -286,7 +283,7 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
     does nothing and the row is read. Without one (a revision, already under the lock) the product is read here.
     """
     conn = session.connection()
-    key = _model_key(declared["model"])
+    key = name_key(declared["model"])
     description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
     manufacturer_id = (lookup and lookup.manufacturer_id) or _resolve_manufacturer(session, declared["manufacturer"])
     if lookup is None:
@@ -484,7 +481,7 @@ def submit_report(
     number = document["report_number"]
     # Checks read; only the writes below hold the write lock, so concurrent submissions validate in parallel.
     flags = tuple(_validate(session, document, today, skew_days))
-    model_key = _model_key(document["product"]["model"])
+    model_key = name_key(document["product"]["model"])
     prepared: dict[str, Any] = {}
     lookup = _look_up_product(session, document["product"])
     if evidence_preparers:
@@ -719,7 +716,7 @@ def list_reports(
     if filters.changed_since:
         query = query.where(Report.updated_at > filters.changed_since)
     if filters.model:
-        query = query.where(Product.model_key.contains(_model_key(filters.model), autoescape=True))
+        query = query.where(Product.model_key.contains(name_key(filters.model), autoescape=True))
     if filters.manufacturer:
         name = filters.manufacturer
         query = query.join(Organization, Organization.id == Product.manufacturer_id).where(
