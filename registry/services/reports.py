@@ -74,6 +74,10 @@ BeforeCommit = Callable[[Session, "Filed"], None]
 # ---------------------------------------------------------------------------------------------------- semantics
 
 
+_NAME_KEY_WIDTH = Organization.__table__.c.name_key.type.length
+_MODEL_KEY_WIDTH = Product.__table__.c.model_key.type.length
+
+
 def check_semantics(
     document: dict[str, Any],
     catalogue: catalogue_service.CatalogueSnapshot,
@@ -100,6 +104,17 @@ def check_semantics(
     for i, s in enumerate(document["signatories"]):
         if "signed_on" in s and date.fromisoformat(s["signed_on"]) < start:
             v.append(Violation(f"/signatories/{i}/signed_on", "signed before testing started"))
+    declared, maker = document["product"], document["product"]["manufacturer"]
+    for at, text, width in (("/product/manufacturer/name", maker["name"], _NAME_KEY_WIDTH),
+                            ("/product/manufacturer/name_zh", maker.get("name_zh"), _NAME_KEY_WIDTH),
+                            ("/product/model", declared["model"], _MODEL_KEY_WIDTH)):
+        # Names are matched by their key (NFKC, spaces collapsed, case folded): a blank one would match every other
+        # blank one, and NFKC expands some characters up to 18-fold ("\ufdfa"), past what the key column holds.
+        key = name_key(text)
+        if key == "":
+            v.append(Violation(at, "is blank"))
+        elif key is not None and len(key) > width:
+            v.append(Violation(at, f"is {len(key)} characters long once normalised (NFKC), more than {width}"))
     for i, cert in enumerate(document["product"].get("certificates", [])):
         if "issued_on" in cert and "valid_until" in cert and cert["valid_until"] < cert["issued_on"]:
             v.append(Violation(f"/product/certificates/{i}/valid_until", "expires before it was issued"))

@@ -130,6 +130,27 @@ def test_a_maker_named_by_registry_id_is_that_maker_and_an_unknown_one_is_refuse
     assert session.scalar(select(func.count()).select_from(Report)) == reports_before
 
 
+@pytest.mark.parametrize("field, value, pointer", [
+    ("name", "\ufdfa" * 200, "/product/manufacturer/name"),  # NFKC turns each into 18 characters
+    ("name_zh", "\ufdfa" * 100, "/product/manufacturer/name_zh"),
+    ("name", "   ", "/product/manufacturer/name"),
+    ("model", "\ufdfa" * 120, "/product/model"),
+    ("model", " \t ", "/product/model"),
+])
+def test_names_blank_or_too_long_once_normalised_are_refused_and_store_nothing(session, field, value, pointer):
+    document = report_document("cn")
+    if field == "model":
+        document["product"]["model"] = value
+    else:
+        document["product"]["manufacturer"] = {"name": "A Maker Never Seen", "country": "CN", field: value}
+    counts = [session.scalar(select(func.count()).select_from(t)) for t in (Report, Product, Organization)]
+    with pytest.raises(SemanticViolation) as refused:
+        submit(session, document)
+    assert [v.pointer for v in refused.value.violations] == [pointer]
+    session.rollback()
+    assert [session.scalar(select(func.count()).select_from(t)) for t in (Report, Product, Organization)] == counts
+
+
 def test_a_maker_registered_by_a_report_or_a_core_insert_gets_its_name_keys(session):
     document = report_document("cn")
     document["product"]["manufacturer"] = {"name": "Brand-New  Maker", "name_zh": "全新制造商", "country": "CN"}
