@@ -153,7 +153,18 @@ def begin_write(session: Session) -> None:
     if bind.dialect.name != "sqlite":
         return
     if session.in_transaction():
-        if session.connection().get_execution_options().get("registry_write"):
+        connection = session.connection()
+        if connection.info.get("registry_writer_lock"):
+            return
+        owned = isinstance(bind, Engine) and not connection.in_nested_transaction()  # not a test's savepoint
+        if owned and not (session.new or session.dirty or session.deleted):
+            # Only reads so far: end them and begin the write on the same connection, under the same SQLAlchemy
+            # transaction. Committing the session and checking a connection out again cost every submission
+            # about a twentieth of its time, for a transaction that had nothing to commit.
+            connection.exec_driver_sql("COMMIT")
+            _acquire_writer_lock(bind.engine)
+            connection.info["registry_writer_lock"] = True  # from here a rollback releases it
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
             return
         session.commit()
     _acquire_writer_lock(bind.engine)
