@@ -7,7 +7,10 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 import orjson
-from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table, insert, select, text
+import pytest
+from sqlalchemy import (JSON, Boolean, Column, Date, Integer, MetaData, String, Table, bindparam, event, func, insert,
+                        select, text)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from registry import db
@@ -127,3 +130,75 @@ def test_the_checkpointing_thread_ends_when_its_database_is_idle_and_comes_back_
     write()
     assert len(threads()) == 1  # a commit starts another
     engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------------- Prebuilt
+
+_INSERT_PROBE = db.Prebuilt(insert(_rows_table).returning(_rows_table.c.id))
+_PROBE_AT = db.Prebuilt(select(_rows_table).where(_rows_table.c.position == bindparam("position")))
+_PROBES_SINCE = db.Prebuilt(select(_rows_table.c.label, _rows_table.c.at).where(_rows_table.c.day >= bindparam("day"))
+                            .order_by(_rows_table.c.position).limit(3))
+
+
+def test_a_prebuilt_statement_stores_and_reads_what_sqlalchemy_does(engine):
+    """Inserted by `Prebuilt`, the rows are stored as SQLAlchemy's own insert stores them (same text, timestamps,
+    JSON and booleans in the database), and read back by `Prebuilt` with the same Python values as by SQLAlchemy."""
+    rows = _rows()
+    with engine.connect() as connection, connection.begin() as transaction:
+        _metadata.create_all(connection)
+        ids = [_INSERT_PROBE.scalar(connection, row) for row in rows]
+        prebuilt = _stored(connection, _rows_table)
+        connection.execute(_rows_table.delete())
+        connection.execute(insert(_rows_table), _rows())
+        ordinary = _stored(connection, _rows_table)
+        read = {r["position"]: _PROBE_AT.first(connection, {"position": r["position"]}) for r in ordinary}
+        core = {r["position"]: tuple(connection.execute(_PROBE_AT.statement, {"position": r["position"]}).one())
+                for r in ordinary}
+        since = _PROBES_SINCE.rows(connection, {"day": date(2025, 3, 1)})
+        since_core = [tuple(r) for r in connection.execute(_PROBES_SINCE.statement, {"day": date(2025, 3, 1)})]
+        transaction.rollback()
+    assert len(set(ids)) == len(rows) and all(isinstance(i, int) for i in ids)
+    for row in prebuilt + ordinary:
+        row.pop("id")
+    assert prebuilt == ordinary
+    assert read == core and read[3][2] == "交流充电桩 绝缘电阻" and read[2][5] == datetime(2026, 11, 30, 0, 2, 0, 123456, tzinfo=timezone.utc)
+    assert read[1][6] == {"ambient_c": [-25, 51], "note": _TRICKY[1]} and read[0][3] is True and read[1][3] is False
+    assert since == since_core and len(since) == 3  # the LIMIT's own parameter is filled in
+
+
+def test_a_prebuilt_insert_of_many_rows_and_its_errors_are_sqlalchemys(engine):
+    rows = _rows()
+    with engine.connect() as connection, connection.begin() as transaction:
+        _metadata.create_all(connection)
+        _INSERT_EVENTLESS.rows(connection, [dict(row, id=100 + i) for i, row in enumerate(rows)])
+        assert connection.execute(select(func.count()).select_from(_rows_table)).scalar() == len(rows)
+        with pytest.raises(IntegrityError):  # the same primary key again: what a caller catches from SQLAlchemy
+            _INSERT_EVENTLESS.rows(connection, dict(rows[0], id=100))
+        transaction.rollback()
+
+
+_INSERT_EVENTLESS = db.Prebuilt(insert(_rows_table))
+
+
+def test_a_prebuilt_statement_is_seen_by_cursor_listeners_and_refuses_what_it_cannot_do(engine):
+    seen = []
+
+    def listener(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        with engine.connect() as connection, connection.begin() as transaction:
+            _metadata.create_all(connection)
+            _INSERT_PROBE.scalar(connection, _rows()[0])
+            transaction.rollback()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert any(s.startswith("INSERT INTO bulk_insert_probe") for s in seen)  # with a listener, through SQLAlchemy
+
+    defaulted = Table("prebuilt_defaulted", MetaData(), Column("id", Integer, primary_key=True),
+                      Column("note", String(10), default="x"))
+    with engine.connect() as connection, pytest.raises(ValueError, match="defaults"):
+        db.Prebuilt(insert(defaulted)).rows(connection, {"id": 1})  # the default would be silently skipped
+    with engine.connect() as connection, pytest.raises(ValueError, match="without its parameter"):
+        _PROBE_AT.rows(connection, {})

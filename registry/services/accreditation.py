@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Sequence
 
@@ -77,12 +77,22 @@ class LabStanding:
 
     lab_id: str
     accreditations: tuple[AccreditationRecord, ...]
+    # Per day, the standards of its accreditations active then (None: none active). A report's ~30 results fall on
+    # a few test days, each asked about for several standards.
+    _scopes: dict[date, frozenset[str] | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def _scope_on(self, day: date) -> frozenset[str] | None:
+        if day not in self._scopes:
+            active = [s.scope for a in self.accreditations if (s := state_on(a, day)).active]
+            self._scopes[day] = frozenset().union(*active) if active else None
+        return self._scopes[day]
 
     def active_on(self, day: date) -> bool:
-        return any(state_on(a, day).active for a in self.accreditations)
+        return self._scope_on(day) is not None
 
     def accredited_for(self, standard_id: str, day: date) -> bool:
-        return any((s := state_on(a, day)).active and standard_id in s.scope for a in self.accreditations)
+        scope = self._scope_on(day)
+        return scope is not None and standard_id in scope
 
 
 _accreditations = Accreditation.__table__

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from registry.db import Prebuilt
 from registry.errors import Conflict, NotFound, SemanticViolation, Unauthenticated, Violation
 from registry.models import ApiKey, OrgKind, Organization, utcnow
 from registry.services.permissions import ANONYMOUS, Principal, require
@@ -82,7 +83,7 @@ def revoke_key(session: Session, principal: Principal, key_id: int) -> ApiKey:
 
 
 # Prebuilt: every authenticated API request runs it.
-_KEY_OWNER = (
+_KEY_OWNER = Prebuilt(
     select(ApiKey.__table__.c.org_id, Organization.__table__.c.kind, ApiKey.__table__.c.revoked_at,
            ApiKey.__table__.c.expires_at)
     .join(Organization.__table__, Organization.__table__.c.id == ApiKey.__table__.c.org_id)
@@ -94,10 +95,13 @@ def principal_for_key(session: Session, key: str | None) -> Principal:
     """Resolve a bearer key to its organization; no key is the anonymous public."""
     if key is None:
         return ANONYMOUS
-    row = session.connection().execute(_KEY_OWNER, {"key_hash": hash_key(key)}).first()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
+    row = _KEY_OWNER.first(session.connection(), {"key_hash": hash_key(key)})
+    if row is None:
         raise Unauthenticated("The API key is unknown, revoked or expired.")
-    return Principal(org_id=row.org_id, kind=row.kind)
+    org_id, kind, revoked_at, expires_at = row
+    if revoked_at is not None or (expires_at is not None and expires_at <= utcnow()):
+        raise Unauthenticated("The API key is unknown, revoked or expired.")
+    return Principal(org_id=org_id, kind=kind)
 
 
 def key_view(record: ApiKey) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from registry import contracts
-from registry.db import begin_write, bulk_insert
+from registry.db import Prebuilt, begin_write, bulk_insert
 from registry.errors import Conflict, ContractViolation, Forbidden, NotFound, SemanticViolation, Violation
 from registry.models import (
     Organization,
@@ -197,10 +197,10 @@ _MANUFACTURER_NAMED = select(_organizations.c.id).where(*_NAMED).order_by(_organ
 # The same, each with the id of its product of this model if registered: a submission's lookup in one round trip.
 _WITH_MODEL = _organizations.outerjoin(_products, and_(_products.c.manufacturer_id == _organizations.c.id,
                                                        _products.c.model_key == bindparam("model_key")))
-_MANUFACTURER_NAMED_AND_MODEL = (select(_organizations.c.id, _products.c.id).select_from(_WITH_MODEL).where(*_NAMED)
-                                 .order_by(_organizations.c.id).limit(1))
-_ORG_KIND_AND_MODEL = (select(_organizations.c.kind, _products.c.id).select_from(_WITH_MODEL)
-                       .where(_organizations.c.id == bindparam("id")))
+_MANUFACTURER_NAMED_AND_MODEL = Prebuilt(select(_organizations.c.id, _products.c.id).select_from(_WITH_MODEL)
+                                         .where(*_NAMED).order_by(_organizations.c.id).limit(1))
+_ORG_KIND_AND_MODEL = Prebuilt(select(_organizations.c.kind, _products.c.id).select_from(_WITH_MODEL)
+                                .where(_organizations.c.id == bindparam("id")))
 
 
 def _per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
@@ -211,21 +211,21 @@ def _per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
 # On PostgreSQL, two submissions may name the same new manufacturer, product or certificate at the same moment (on
 # SQLite the write lock orders them): the second insert then does nothing, and the row is read back instead.
 _INSERT_ORG = _per_dialect(lambda ins: ins(_organizations).on_conflict_do_nothing().returning(_organizations.c.id))
-_PRODUCT_BY_MODEL = select(_products.c.id, _products.c.description).where(
+_PRODUCT_BY_MODEL = Prebuilt(select(_products.c.id, _products.c.description).where(
     _products.c.manufacturer_id == bindparam("manufacturer_id"), _products.c.model_key == bindparam("model_key")
-)
-_PRODUCT_DESCRIPTION = select(_products.c.description).where(_products.c.id == bindparam("product_id"))
-_INSERT_PRODUCT = _per_dialect(lambda ins: ins(_products).on_conflict_do_nothing().returning(_products.c.id))
+))
+_PRODUCT_DESCRIPTION = Prebuilt(select(_products.c.description).where(_products.c.id == bindparam("product_id")))
+_INSERT_PRODUCT = _per_dialect(lambda ins: Prebuilt(ins(_products).on_conflict_do_nothing().returning(_products.c.id)))
 _UPDATE_PRODUCT = update(_products).where(_products.c.id == bindparam("product_id"))
-_IDENTIFIERS_OF = select(_identifiers.c.scheme, _identifiers.c.number).where(
+_IDENTIFIERS_OF = Prebuilt(select(_identifiers.c.scheme, _identifiers.c.number).where(
     _identifiers.c.product_id == bindparam("product_id")
-)
-_INSERT_IDENTIFIERS = _per_dialect(lambda ins: ins(_identifiers).on_conflict_do_nothing())
+))
+_INSERT_IDENTIFIERS = _per_dialect(lambda ins: Prebuilt(ins(_identifiers).on_conflict_do_nothing()))
 _LOCK_PRODUCTS = (select(_products.c.id).where(_products.c.id.in_(bindparam("ids", expanding=True)))
                   .order_by(_products.c.id).with_for_update(key_share=True))
-_INSERT_REPORT = insert(_reports).returning(_reports.c.id)
-_INSERT_REVISION = insert(_revisions).returning(_revisions.c.id)
-_INSERT_EVENT = insert(_events)
+_INSERT_REPORT = Prebuilt(insert(_reports).returning(_reports.c.id))
+_INSERT_REVISION = Prebuilt(insert(_revisions).returning(_revisions.c.id))
+_INSERT_EVENT = Prebuilt(insert(_events))
 
 
 def _unknown_manufacturer(registry_id: str) -> SemanticViolation:
@@ -280,12 +280,12 @@ def _look_up_product(session: Session, declared: dict[str, Any]) -> ProductLooku
     conn = session.connection()
     maker, model_key = declared["manufacturer"], name_key(declared["model"])
     if "registry_id" in maker:
-        row = conn.execute(_ORG_KIND_AND_MODEL, {"id": maker["registry_id"], "model_key": model_key}).first()
+        row = _ORG_KIND_AND_MODEL.first(conn, {"id": maker["registry_id"], "model_key": model_key})
         if row is None or row[0] != "manufacturer":
             raise _unknown_manufacturer(maker["registry_id"])
         return ProductLookup(maker["registry_id"], row[1])
-    row = conn.execute(_MANUFACTURER_NAMED_AND_MODEL,
-                       {"country": maker["country"], "key": name_key(maker["name"]), "model_key": model_key}).first()
+    row = _MANUFACTURER_NAMED_AND_MODEL.first(
+        conn, {"country": maker["country"], "key": name_key(maker["name"]), "model_key": model_key})
     return ProductLookup(None, None) if row is None else ProductLookup(row[0], row[1])
 
 
@@ -302,23 +302,22 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
     description = {k: v for k, v in declared.items() if k not in ("manufacturer", "certificates")}
     manufacturer_id = (lookup and lookup.manufacturer_id) or _resolve_manufacturer(session, declared["manufacturer"])
     if lookup is None:
-        found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).first()
+        found = _PRODUCT_BY_MODEL.first(conn, {"manufacturer_id": manufacturer_id, "model_key": key})
     elif lookup.product_id is not None:
         # Read under the lock: a concurrent report may have changed the declaration since the lookup.
-        found = (lookup.product_id,
-                 conn.execute(_PRODUCT_DESCRIPTION, {"product_id": lookup.product_id}).scalar_one())
+        found = _PRODUCT_DESCRIPTION.rows(conn, {"product_id": lookup.product_id})[0]
+        found = (lookup.product_id, found[0])
     else:
         found = None
     if found is None:
-        product_id = conn.execute(
-            _INSERT_PRODUCT[conn.dialect.name],
-            dict(manufacturer_id=manufacturer_id, model=declared["model"], model_key=key, category=declared["category"],
-                 description=description, created_at=now, updated_at=now),
-        ).scalar()
+        product_id = _INSERT_PRODUCT[conn.dialect.name].scalar(
+            conn, dict(manufacturer_id=manufacturer_id, model=declared["model"], model_key=key,
+                       category=declared["category"], description=description, created_at=now, updated_at=now),
+        )
         if product_id is not None:
             return ResolvedProduct(product_id, manufacturer_id, True)
         # Registered meanwhile by a concurrent submission: this report joins it.
-        found = conn.execute(_PRODUCT_BY_MODEL, {"manufacturer_id": manufacturer_id, "model_key": key}).one()
+        found = _PRODUCT_BY_MODEL.rows(conn, {"manufacturer_id": manufacturer_id, "model_key": key})[0]
     product_id, stored = found
     if stored != description:
         # The product row is a projection of the latest declaration; every declaration stays in its revision.
@@ -333,7 +332,7 @@ def _record_identifiers(session: Session, product: ResolvedProduct, certificates
         return
     conn = session.connection()
     held = set() if product.created else {
-        tuple(row) for row in conn.execute(_IDENTIFIERS_OF, {"product_id": product.id})
+        tuple(row) for row in _IDENTIFIERS_OF.rows(conn, {"product_id": product.id})
     }
     new = []
     for cert in certificates:
@@ -342,7 +341,7 @@ def _record_identifiers(session: Session, product: ResolvedProduct, certificates
                             issuer=cert.get("issuer"), first_report_id=report_id))
             held.add((cert["scheme"], cert["number"]))
     if new:
-        conn.execute(_INSERT_IDENTIFIERS[conn.dialect.name], new)
+        _INSERT_IDENTIFIERS[conn.dialect.name].rows(conn, new)
 
 
 def _digest(document: dict[str, Any]) -> str:
@@ -350,11 +349,11 @@ def _digest(document: dict[str, Any]) -> str:
 
 
 # The lab's standing and the catalogue's version in one round trip: every submission needs both.
-_STANDING_AND_CATALOGUE = STANDING.add_columns(catalogue_service.LATEST_LOAD.scalar_subquery())
+_STANDING_AND_CATALOGUE = Prebuilt(STANDING.add_columns(catalogue_service.LATEST_LOAD.scalar_subquery()))
 
 
 def _validate(session: Session, document: dict[str, Any], today: date, skew_days: int, prefix: str = ""):
-    rows = session.connection().execute(_STANDING_AND_CATALOGUE, {"lab_id": document["lab"]}).all()
+    rows = _STANDING_AND_CATALOGUE.rows(session.connection(), {"lab_id": document["lab"]})
     standing = standing_of(document["lab"], rows)
     catalogue = catalogue_service.snapshot(session, rows[0][-1] if rows else None)
     violations, flags = check_semantics(document, catalogue, standing, today, skew_days)
@@ -397,18 +396,17 @@ def _insert_revision(
 ) -> None:
     # Core statements, not ORM objects: a 30-result report is one row, one bulk INSERT and one event.
     conn = session.connection()
-    revision_id = conn.execute(
-        _INSERT_REVISION,
-        dict(report_id=report_id, revision=revision, document=staged.document, document_sha256=staged.document_sha256,
-             reason=reason, submitted_by=principal.org_id, submitted_at=now),
-    ).scalar_one()
+    revision_id = _INSERT_REVISION.scalar(
+        conn, dict(report_id=report_id, revision=revision, document=staged.document,
+                   document_sha256=staged.document_sha256, reason=reason, submitted_by=principal.org_id, submitted_at=now),
+    )
     bulk_insert(conn, _results, [dict(row, revision_id=revision_id) for row in staged.results])
 
 
 def _add_event(session: Session, report_id: int, kind: str, revision: int, actor: str, effective_on: date,
                now: datetime, reason: str | None = None) -> None:
-    session.connection().execute(
-        _INSERT_EVENT,
+    _INSERT_EVENT.rows(
+        session.connection(),
         dict(report_id=report_id, kind=kind, revision=revision, reason=reason, actor_org=actor,
              effective_on=effective_on, recorded_at=now),
     )
@@ -511,12 +509,12 @@ def submit_report(
     try:
         # The unique (lab, report number) index refuses a number used before, or by a concurrent submission (no
         # query first: it would cost every submission a round trip to spare a rare duplicate some checking).
-        report_id = session.connection().execute(
-            _INSERT_REPORT,
+        report_id = _INSERT_REPORT.scalar(
+            session.connection(),
             dict(lab_id=principal.org_id, report_number=number, product_id=product.id,
                  status="valid", current_revision=1, issued_on=date.fromisoformat(document["issued_on"]),
                  created_at=now, updated_at=now),
-        ).scalar_one()
+        )
     except IntegrityError as exc:
         session.rollback()
         raise _duplicate(number, principal.org_id) from exc

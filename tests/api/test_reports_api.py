@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from registry.api.payloads import SubmissionReceipt
 from registry.models import Organization, Product, Report, ReportEvent, ReportRevision, TestResult
 from tests import factories
 from tests.factories import bearer, report_document
@@ -46,6 +47,11 @@ def test_lab_submits_each_example_and_reads_it_back(client, session):
         receipt = response.get_json()
         assert response.headers["Location"] == f"/api/v1/reports/{receipt['id']}"
         assert receipt["report_number"] == document["report_number"] and receipt["revision"] == 1
+        assert set(receipt) == set(SubmissionReceipt().fields)  # the body the OpenAPI document describes
+        assert receipt["lab"] == document["lab"] and receipt["status"] == "valid"
+        assert receipt["product"]["model"] == document["product"]["model"]
+        assert receipt["links"] == {"self": response.headers["Location"],
+                                    "revisions": response.headers["Location"] + "/revisions"}
 
         own = client.get(response.headers["Location"], headers=bearer(key)).get_json()
         assert own["details_included"] is True
