@@ -34,61 +34,6 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}  # statements by dialect, table and columns
-
-
-def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows, each value converted by its column's type exactly as an ordinary insert converts it.
-
-    PostgreSQL: one statement whose one parameter is the rows as a JSON array. An executemany sends, and PostgreSQL
-    executes, one statement per row: for a report's ~30 results that was a quarter of a submission's client time
-    (psycopg binds, sends and reads back each row) and much of the server's. `json_to_recordset` unpacks the array on
-    the server instead: 4x less client CPU for the 34 results of the example. JSON columns go in as nested JSON (an
-    `orjson.Fragment` is embedded as is).
-
-    SQLite runs in the process, with no round trip to save, and unpacking JSON there (`json_each`) was twice as slow
-    as an executemany. The executemany is given plain tuples: SQLAlchemy's own parameter handling of the 34 rows
-    cost more than SQLite's inserting them, and it runs under the write lock.
-
-    Every row must have every key of the first.
-    """
-    if not rows:
-        return
-    dialect = connection.dialect
-    names = tuple(rows[0])
-    key = (dialect.name, table.name, names)
-    cached = _BULK_INSERTS.get(key)
-    if cached is None:
-        columns = [table.c[name] for name in names]
-        quote = dialect.identifier_preparer.quote
-        listed = ", ".join(quote(c.name) for c in columns)
-        processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-        if dialect.name == "postgresql":
-            typed = ", ".join(f"{quote(c.name)} {c.type.compile(dialect)}" for c in columns)
-            sql = (f"INSERT INTO {quote(table.name)} ({listed}) SELECT {listed} "
-                   f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed})")
-            # JSON columns stay Python data: the whole array is serialized once, below.
-            converters = {c.name: convert for c, convert in zip(columns, processors)
-                          if convert is not None and not isinstance(c.type, JSON)}
-            cached = (text(sql), converters)
-        else:
-            sql = f"INSERT INTO {quote(table.name)} ({listed}) VALUES ({', '.join('?' * len(columns))})"
-            cached = (sql, [(i, convert) for i, convert in enumerate(processors) if convert is not None])
-        _BULK_INSERTS[key] = cached
-    if dialect.name == "postgresql":
-        statement, converters = cached
-        if converters:
-            rows = [dict(row, **{name: convert(row[name]) for name, convert in converters.items()}) for row in rows]
-        connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
-        return
-    sql, converters = cached
-    values = [[row[name] for name in names] for row in rows]
-    for i, convert in converters:
-        for row in values:
-            row[i] = convert(row[i])
-    connection.exec_driver_sql(sql, [tuple(row) for row in values])
-
-
 class Prebuilt:
     """A Core statement compiled once per engine kind and run on the driver's cursor, for the submission's path.
 
@@ -156,24 +101,7 @@ class Prebuilt:
             compiled = self._compiled[key] = self._compile(dialect, key[1])
         sql, results = compiled[0], compiled[4]
         converted = [self._parameters(compiled, p) for p in params] if many else self._parameters(compiled, params)
-        if not connection.in_transaction():
-            connection.begin()
-        if connection.engine.echo or connection.dispatch.before_cursor_execute:
-            result = connection.exec_driver_sql(sql, converted)
-            fetched = [] if many or not result.returns_rows else [tuple(row) for row in result]
-        else:
-            cursor = connection.connection.dbapi_connection.cursor()
-            try:
-                if many:
-                    cursor.executemany(sql, converted)
-                else:
-                    cursor.execute(sql, converted)
-                fetched = [] if many or cursor.description is None else cursor.fetchall()
-            except dialect.loaded_dbapi.Error as error:
-                raise exc.DBAPIError.instance(sql, converted, error, dialect.loaded_dbapi.Error,
-                                              dialect=dialect, ismulti=many) from error
-            finally:
-                cursor.close()
+        fetched = _run_on_cursor(connection, sql, converted, many)
         if results is None:
             return fetched
         return [tuple(v if convert is None else convert(v) for v, convert in zip(row, results)) for row in fetched]
@@ -185,6 +113,83 @@ class Prebuilt:
     def scalar(self, connection: Connection, params: dict[str, Any]) -> Any:
         rows = self.rows(connection, params)
         return rows[0][0] if rows else None
+
+
+def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool) -> list[tuple]:
+    """Run SQL in the driver's own parameter style on the connection's transaction; rows, if any, as tuples."""
+    if not connection.in_transaction():
+        connection.begin()
+    if connection.engine.echo or connection.dispatch.before_cursor_execute:
+        result = connection.exec_driver_sql(sql, parameters)
+        return [] if many or not result.returns_rows else [tuple(row) for row in result]
+    dialect = connection.dialect
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+            return []
+        cursor.execute(sql, parameters)
+        return [] if cursor.description is None else cursor.fetchall()
+    except dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect,
+                                      ismulti=many) from error
+    finally:
+        cursor.close()
+
+
+_BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}  # statements by dialect, table and columns
+
+
+def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows, each value converted by its column's type exactly as an ordinary insert converts it.
+
+    PostgreSQL: one statement whose one parameter is the rows as a JSON array. An executemany sends, and PostgreSQL
+    executes, one statement per row: for a report's ~30 results that was a quarter of a submission's client time
+    (psycopg binds, sends and reads back each row) and much of the server's. `json_to_recordset` unpacks the array on
+    the server instead: 4x less client CPU for the 34 results of the example. JSON columns go in as nested JSON (an
+    `orjson.Fragment` is embedded as is).
+
+    SQLite runs in the process, with no round trip to save, and unpacking JSON there (`json_each`) was twice as slow
+    as an executemany. The executemany is given plain tuples: SQLAlchemy's own parameter handling of the 34 rows
+    cost more than SQLite's inserting them, and it runs under the write lock.
+
+    Every row must have every key of the first.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = tuple(rows[0])
+    key = (dialect.name, table.name, names)
+    cached = _BULK_INSERTS.get(key)
+    if cached is None:
+        columns = [table.c[name] for name in names]
+        quote = dialect.identifier_preparer.quote
+        listed = ", ".join(quote(c.name) for c in columns)
+        processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+        if dialect.name == "postgresql":
+            typed = ", ".join(f"{quote(c.name)} {c.type.compile(dialect)}" for c in columns)
+            sql = (f"INSERT INTO {quote(table.name)} ({listed}) SELECT {listed} "
+                   f"FROM json_to_recordset(CAST(:rows AS json)) AS r({typed})")
+            # JSON columns stay Python data: the whole array is serialized once, below.
+            converters = {c.name: convert for c, convert in zip(columns, processors)
+                          if convert is not None and not isinstance(c.type, JSON)}
+            cached = (Prebuilt(text(sql)), converters)
+        else:
+            sql = f"INSERT INTO {quote(table.name)} ({listed}) VALUES ({', '.join('?' * len(columns))})"
+            cached = (sql, [(i, convert) for i, convert in enumerate(processors) if convert is not None])
+        _BULK_INSERTS[key] = cached
+    if dialect.name == "postgresql":
+        statement, converters = cached
+        if converters:
+            rows = [dict(row, **{name: convert(row[name]) for name, convert in converters.items()}) for row in rows]
+        statement.rows(connection, {"rows": orjson.dumps(rows).decode()})
+        return
+    sql, converters = cached
+    values = [[row[name] for name in names] for row in rows]
+    for i, convert in converters:
+        for row in values:
+            row[i] = convert(row[i])
+    _run_on_cursor(connection, sql, [tuple(row) for row in values], many=True)
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -222,7 +227,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_begin(connection) -> None:
     # IMMEDIATE takes the write lock at the start, so two writers queue instead of failing mid-transaction.
     write = connection.get_execution_options().get("registry_write", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def init_app(app: Flask) -> None:
@@ -259,10 +264,11 @@ def begin_write(session: Session) -> None:
             # Only reads so far: end them and begin the write on the same connection, under the same SQLAlchemy
             # transaction. Committing the session and checking a connection out again cost every submission
             # about a twentieth of its time, for a transaction that had nothing to commit.
-            connection.exec_driver_sql("COMMIT")
+            dbapi_connection = connection.connection.dbapi_connection
+            dbapi_connection.execute("COMMIT")
             _acquire_writer_lock(bind.engine)
             connection.info["registry_writer_lock"] = True  # from here a rollback releases it
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi_connection.execute("BEGIN IMMEDIATE")
             return
         session.commit()
     _acquire_writer_lock(bind.engine)

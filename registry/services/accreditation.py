@@ -82,10 +82,24 @@ class LabStanding:
     _scopes: dict[date, frozenset[str] | None] = field(default_factory=dict, repr=False, compare=False)
 
     def _scope_on(self, day: date) -> frozenset[str] | None:
-        if day not in self._scopes:
-            active = [s.scope for a in self.accreditations if (s := state_on(a, day)).active]
-            self._scopes[day] = frozenset().union(*active) if active else None
-        return self._scopes[day]
+        try:
+            return self._scopes[day]
+        except KeyError:
+            pass
+        active: frozenset[str] | None = None
+        for a in self.accreditations:
+            # `state_on`, without building a state: a report asks about dozens of days.
+            status, scope = None, frozenset()
+            for event in a.events:
+                if event.effective_on > day:
+                    break
+                status = event.status
+                if event.scope is not None:
+                    scope = event.scope
+            if status == "valid" and day >= a.valid_from and (a.valid_until is None or day <= a.valid_until):
+                active = (active or frozenset()).union(scope)
+        self._scopes[day] = active
+        return active
 
     def active_on(self, day: date) -> bool:
         return self._scope_on(day) is not None
