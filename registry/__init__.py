@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import orjson
 from flask import Flask, g, redirect, request, url_for
 from flask.json.provider import JSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
@@ -54,10 +55,21 @@ class RegistryApi(Api):
         register_problem_responses(self.spec)
 
 
+class PagesSessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions for the pages' log-in only. The API authenticates by bearer key and never reads or sets
+    a cookie, so its requests get Flask's null session instead of unsigning and re-serializing one."""
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Create the registry app: defaults, then the environment, then `overrides`."""
     app = Flask(__name__, instance_relative_config=True)
     app.json = ORJSONProvider(app)
+    app.session_interface = PagesSessionInterface()
     app.config.from_object(Defaults)
     app.config.update(from_environment())
     app.config.from_prefixed_env("REGISTRY")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import flask
 import pytest
+from flask.sessions import NullSession
 from sqlalchemy import func, select
 
 from registry.api.payloads import SubmissionReceipt
@@ -58,6 +60,19 @@ def test_lab_submits_each_example_and_reads_it_back(client, session):
         assert own["document"] == document
         assert [r["test_item"] for r in own["results"]] == [r["test_item"] for r in document["results"]]
         assert own["product"]["model"] == document["product"]["model"]
+
+
+def test_the_api_neither_reads_nor_sets_a_cookie_session(app, client, session, lab_key):
+    """Bearer keys only: a session cookie (even a forged one) is not looked at, and no answer sets one."""
+    with app.test_request_context("/api/v1/reports"):
+        assert isinstance(flask.session, NullSession)  # nothing unsigned, nothing to save
+    with app.test_request_context("/login"):
+        assert not isinstance(flask.session, NullSession)  # the pages' log-in keeps its signed cookie
+    client.set_cookie("session", "forged.value.signature")
+    response = post_report(client, lab_key, report_document())
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
+    assert client.get("/api/v1/reports", headers=bearer(lab_key)).headers.get("Set-Cookie") is None
 
 
 def test_public_sees_the_summary_but_not_measurements(client, session, lab_key):
