@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 import orjson
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -194,13 +194,16 @@ _ORG_KIND = select(_organizations.c.kind).where(_organizations.c.id == bindparam
 _NAMED = (_organizations.c.kind == "manufacturer", _organizations.c.country == bindparam("country"),
           or_(_organizations.c.name_key == bindparam("key"), _organizations.c.name_zh_key == bindparam("key")))
 _MANUFACTURER_NAMED = select(_organizations.c.id).where(*_NAMED).order_by(_organizations.c.id).limit(1)
-# The same, each with the id of its product of this model if registered: a submission's lookup in one round trip.
-_WITH_MODEL = _organizations.outerjoin(_products, and_(_products.c.manufacturer_id == _organizations.c.id,
-                                                       _products.c.model_key == bindparam("model_key")))
-_MANUFACTURER_NAMED_AND_MODEL = Prebuilt(select(_organizations.c.id, _products.c.id).select_from(_WITH_MODEL)
-                                         .where(*_NAMED).order_by(_organizations.c.id).limit(1))
-_ORG_KIND_AND_MODEL = Prebuilt(select(_organizations.c.kind, _products.c.id).select_from(_WITH_MODEL)
-                                .where(_organizations.c.id == bindparam("id")))
+# Which maker and product a declaration names, as columns added to the lab's standing (`_validate`): a submission
+# reads all it checks before the write lock in one round trip. By registry id: the organization's kind, and the id of
+# its product of this model if registered; by name: the first maker (by id) so named, and the same product id.
+_PRODUCT_OF = _products.c.model_key == bindparam("model_key")
+_NAMED_MAKER = select(_organizations.c.id).where(*_NAMED).order_by(_organizations.c.id).limit(1).scalar_subquery()
+_NAMED_LOOKUP = (_NAMED_MAKER, select(_products.c.id).where(_products.c.manufacturer_id == _NAMED_MAKER, _PRODUCT_OF)
+                 .scalar_subquery())
+_ID_LOOKUP = (select(_organizations.c.kind).where(_organizations.c.id == bindparam("id")).scalar_subquery(),
+              select(_products.c.id).where(_products.c.manufacturer_id == bindparam("id"), _PRODUCT_OF)
+              .scalar_subquery())
 
 
 def _per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
@@ -276,19 +279,6 @@ class ProductLookup:
     product_id: int | None  # None: a model not registered yet
 
 
-def _look_up_product(session: Session, declared: dict[str, Any]) -> ProductLookup:
-    conn = session.connection()
-    maker, model_key = declared["manufacturer"], name_key(declared["model"])
-    if "registry_id" in maker:
-        row = _ORG_KIND_AND_MODEL.first(conn, {"id": maker["registry_id"], "model_key": model_key})
-        if row is None or row[0] != "manufacturer":
-            raise _unknown_manufacturer(maker["registry_id"])
-        return ProductLookup(maker["registry_id"], row[1])
-    row = _MANUFACTURER_NAMED_AND_MODEL.first(
-        conn, {"country": maker["country"], "key": name_key(maker["name"]), "model_key": model_key})
-    return ProductLookup(None, None) if row is None else ProductLookup(row[0], row[1])
-
-
 def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
                      lookup: ProductLookup | None = None) -> ResolvedProduct:
     """The product the declaration names, registered when new.
@@ -348,21 +338,48 @@ def _digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-# The lab's standing and the catalogue's version in one round trip: every submission needs both.
-_STANDING_AND_CATALOGUE = Prebuilt(STANDING.add_columns(catalogue_service.LATEST_LOAD.scalar_subquery()))
+# The lab's standing and the catalogue's version in one round trip: every submission needs both; a new report also
+# the maker and product it names (see _NAMED_LOOKUP).
+_CATALOGUE_VERSION = catalogue_service.LATEST_LOAD.scalar_subquery()
+_STANDING_AND_CATALOGUE = Prebuilt(STANDING.add_columns(_CATALOGUE_VERSION))
+_CHECKS_AND_NAMED_LOOKUP = Prebuilt(STANDING.add_columns(_CATALOGUE_VERSION, *_NAMED_LOOKUP))
+_CHECKS_AND_ID_LOOKUP = Prebuilt(STANDING.add_columns(_CATALOGUE_VERSION, *_ID_LOOKUP))
+_VERSION_AT = len(STANDING.selected_columns)
 
 
-def _validate(session: Session, document: dict[str, Any], today: date, skew_days: int, prefix: str = ""):
-    rows = _STANDING_AND_CATALOGUE.rows(session.connection(), {"lab_id": document["lab"]})
+def _validate(session: Session, document: dict[str, Any], today: date, skew_days: int, prefix: str = "",
+              look_up: bool = False):
+    """Check the document against the catalogue and the lab's standing; return the flags of its results and, with
+    `look_up`, also what the registry holds of the product it declares (a `ProductLookup`)."""
+    declared, params = document["product"], {"lab_id": document["lab"]}
+    statement = _STANDING_AND_CATALOGUE
+    if look_up:
+        maker = declared["manufacturer"]
+        params["model_key"] = name_key(declared["model"])
+        if "registry_id" in maker:
+            statement, params["id"] = _CHECKS_AND_ID_LOOKUP, maker["registry_id"]
+        else:
+            statement = _CHECKS_AND_NAMED_LOOKUP
+            params.update(country=maker["country"], key=name_key(maker["name"]))
+    rows = statement.rows(session.connection(), params)
     standing = standing_of(document["lab"], rows)
-    catalogue = catalogue_service.snapshot(session, rows[0][-1] if rows else None)
+    catalogue = catalogue_service.snapshot(session, rows[0][_VERSION_AT] if rows else None)
     violations, flags = check_semantics(document, catalogue, standing, today, skew_days)
     if violations:
         raise SemanticViolation(
             f"{len(violations)} problem(s) with the report's content.",
             [Violation(prefix + x.pointer, x.message) for x in violations],
         )
-    return flags
+    if not look_up:
+        return flags
+    # A lab with no accreditation row has no rows here, and was refused just above.
+    first, product_id = rows[0][_VERSION_AT + 1:]
+    maker = declared["manufacturer"]
+    if "registry_id" in maker:
+        if first != "manufacturer":
+            raise _unknown_manufacturer(maker["registry_id"])
+        return flags, ProductLookup(maker["registry_id"], product_id)
+    return flags, ProductLookup(first, product_id)
 
 
 @dataclass(frozen=True)
@@ -493,10 +510,10 @@ def submit_report(
     today = today or date.today()
     number = document["report_number"]
     # Checks read; only the writes below hold the write lock, so concurrent submissions validate in parallel.
-    flags = tuple(_validate(session, document, today, skew_days))
+    flags, lookup = _validate(session, document, today, skew_days, look_up=True)
+    flags = tuple(flags)
     model_key = name_key(document["product"]["model"])
     prepared: dict[str, Any] = {}
-    lookup = _look_up_product(session, document["product"])
     if evidence_preparers:
         known = lookup.product_id
         preview = EvidenceChange(known or 0, known is None, 0, document, flags, None, model_key)

@@ -168,7 +168,7 @@ def test_a_declaration_changed_between_lookup_and_write_is_still_the_one_stored(
     as the product's when this (later) one says otherwise."""
     first_doc = report_document("cn")
     first = submit(session, first_doc)
-    lookup = reports._look_up_product(session, first_doc["product"])
+    _, lookup = reports._validate(session, first_doc, TODAY, 1, look_up=True)
     assert (lookup.manufacturer_id, lookup.product_id) == (first.manufacturer_id, first.product_id)
     in_between = report_document("cn")
     in_between["product"]["firmware_version"] = "FW-FILED-IN-BETWEEN"
@@ -184,7 +184,7 @@ def test_a_declaration_changed_between_lookup_and_write_is_still_the_one_stored(
 def test_a_product_registered_between_lookup_and_write_is_joined_not_duplicated(session):
     document = report_document("cn")
     document["product"]["model"] = "MODEL-REGISTERED-MEANWHILE"
-    lookup = reports._look_up_product(session, document["product"])
+    _, lookup = reports._validate(session, document, TODAY, 1, look_up=True)
     assert lookup.product_id is None
     meanwhile = submit(session, document)
     resolved = reports._resolve_product(session, document["product"], utcnow(), lookup)
