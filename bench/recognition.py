@@ -155,7 +155,7 @@ def build_corpus(db: ScratchDatabase, products: int) -> float:
                         clause_verified=r["clause"] is not None, test_item_id=r["test_item"], verdict=r["verdict"],
                         performed_on=performed, sample_id=r["sample_id"],
                         accredited=standings[lab].accredited_for(r["standard"], performed),
-                        conditions=r.get("conditions"), measurements=r.get("measurements", []),
+                        conditions=r.get("conditions"),
                     ))
             session.execute(insert(Product.__table__), product_rows)
             session.execute(insert(Report.__table__), report_rows)

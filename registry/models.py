@@ -452,7 +452,7 @@ class TestResult(Base):
     sample_id: Mapped[str] = mapped_column(String(64))
     accredited: Mapped[bool] = mapped_column(Boolean)
     conditions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    measurements: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Measurements stay in the revision's document only (migration 0010): nothing reads them from a result row.
 
 
 class ReportEvent(Base):

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 
+import orjson
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from registry.cli import alembic_config
+from registry.config import PACKAGE_DIR
 from registry.db import Base, make_engine
 from tests.scratch import scratch_postgres_database
 from registry.models import search_object_filter
+from registry.services import catalogue, rulebooks
+from tests.factories import report_document, submit
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -134,3 +140,39 @@ def test_0009_gives_existing_organizations_their_name_keys(empty_database):
     engine.dispose()
     assert keys == {"mfr-a": ("acme power co.", "深圳 艾克米"), "lab-b": ("lab b", None)}
     assert {"ix_organizations_country_name_key", "ix_organizations_country_name_zh_key"} <= indexes
+
+
+def test_0010_leaves_measurements_in_the_documents_and_rebuilds_the_column_going_down(empty_database):
+    config = alembic_config(empty_database)
+    command.upgrade(config, "head")
+    engine = make_engine(empty_database)
+    documents = [report_document("cn"), report_document("sg")]
+    with Session(engine, expire_on_commit=False) as session:
+        catalogue.load_catalogue(session, PACKAGE_DIR / "catalogue")
+        rulebooks.seed_rulebook(session)
+        session.commit()
+        for document in documents:
+            submit(session, document)
+    engine.dispose()
+
+    command.downgrade(config, "0009")
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT measurements FROM test_results ORDER BY revision_id, position")).scalars()
+        stored = [orjson.loads(m) if isinstance(m, str) else m for m in stored]
+    engine.dispose()
+    filed = [r.get("measurements", []) for document in documents for r in document["results"]]
+    assert stored == filed and any(filed)  # every result's measurements, from its revision's document
+    _assert_results_are_append_only(empty_database)
+    command.upgrade(config, "head")
+    assert _diff(empty_database) == []
+    _assert_results_are_append_only(empty_database)
+
+
+def _assert_results_are_append_only(url: str) -> None:
+    """The database still refuses to change or delete a result (the append-only triggers survived)."""
+    engine = make_engine(url)
+    for statement in ("UPDATE test_results SET verdict = 'pass'", "DELETE FROM test_results"):
+        with engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(text(statement))
+    engine.dispose()

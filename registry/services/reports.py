@@ -400,7 +400,6 @@ def _stage_revision(document: dict[str, Any], flags) -> _StagedRevision:
             position=i, standard_id=r["standard"], clause=r["clause"], clause_verified=flags[i][0],
             test_item_id=r["test_item"], verdict=r["verdict"], performed_on=date.fromisoformat(r["performed_on"]),
             sample_id=r["sample_id"], accredited=flags[i][1], conditions=json(r.get("conditions")),
-            measurements=json(r.get("measurements", [])),
         )
         for i, r in enumerate(document["results"])
     ]
