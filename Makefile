@@ -8,7 +8,7 @@ FLASK  := $(BIN)/flask --app app
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test serve init bench bench-recognition bench-pages translations clean
+.PHONY: run test serve init bench bench-instructions bench-recognition bench-pages translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+bench-instructions: $(VENV)/.installed
+	$(BIN)/python -m bench.instructions
 
 bench-recognition: $(VENV)/.installed
 	$(BIN)/python -m bench.recognition

@@ -39,10 +39,10 @@ class Prebuilt:
 
     SQLAlchemy's execute of a Core statement (cache key, execution context, parameter and result objects) cost a
     storage-only submission about 50 µs per statement in a server worker, more than SQLite took to run most of them:
-    over its eight statements, a fifth of the submission. Here the statement is compiled once per dialect; each run
-    converts the parameters and the result with the columns' own type processors, as SQLAlchemy would, and errors
-    are SQLAlchemy's (an `IntegrityError` is one). With echo on, or a cursor-event listener on the engine, the run
-    goes through SQLAlchemy, so logs and listeners see every statement.
+    over its eight statements, a tenth of the submission's instructions. Here the statement is compiled once per
+    dialect; each run converts the parameters and the result with the columns' own type processors, as SQLAlchemy
+    would, and errors are SQLAlchemy's (an `IntegrityError` is one). With echo on, or a cursor-event listener on the
+    engine, the run goes through SQLAlchemy, so logs and listeners see every statement.
 
     Only what these statements use: bound parameters named as given (no expanding IN), and inserts whose columns'
     defaults are either given or computed by the database.
