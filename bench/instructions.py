@@ -11,6 +11,7 @@ instructions are not time (cache misses, system calls and waiting are not in the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -108,6 +109,7 @@ def main() -> None:
     from bench.__main__ import LAB, ScratchDatabase, pg_available
 
     engines = [e for e in args.engines.split(",") if e == "sqlite" or pg_available()]
+    figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in engines:
             db = ScratchDatabase(kind, Path(tmp))
@@ -118,10 +120,15 @@ def main() -> None:
                                      text=True).stdout.strip()
                 bare = _count(db.url, key, kind, "bare", args.count)
                 stored = _count(db.url, key, kind, "storage", args.count)
+                figures[kind] = {"bare": bare, "storage_only": stored, "counted": args.count}
                 print(f"{kind}: instructions per request, in process (WSGI), main thread, {args.count} counted: "
                       f"bare {bare / 1e6:.2f} M, storage only {stored / 1e6:.2f} M ({stored / bare:.1f} x)")
             finally:
                 db.drop()
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "instructions.json").write_text(json.dumps(figures, indent=2))
+    print(f"(figures saved to {out / 'instructions.json'})")
 
 
 if __name__ == "__main__":
