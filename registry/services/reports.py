@@ -198,7 +198,7 @@ _MANUFACTURER_NAMED = select(_organizations.c.id).where(*_NAMED).order_by(_organ
 # reads all it checks before the write lock in one round trip. By registry id: the organization's kind, and the id of
 # its product of this model if registered; by name: the first maker (by id) so named, and the same product id.
 _PRODUCT_OF = _products.c.model_key == bindparam("model_key")
-_NAMED_MAKER = select(_organizations.c.id).where(*_NAMED).order_by(_organizations.c.id).limit(1).scalar_subquery()
+_NAMED_MAKER = _MANUFACTURER_NAMED.scalar_subquery()
 _NAMED_LOOKUP = (_NAMED_MAKER, select(_products.c.id).where(_products.c.manufacturer_id == _NAMED_MAKER, _PRODUCT_OF)
                  .scalar_subquery())
 _ID_LOOKUP = (select(_organizations.c.kind).where(_organizations.c.id == bindparam("id")).scalar_subquery(),
@@ -295,8 +295,8 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
         found = _PRODUCT_BY_MODEL.first(conn, {"manufacturer_id": manufacturer_id, "model_key": key})
     elif lookup.product_id is not None:
         # Read under the lock: a concurrent report may have changed the declaration since the lookup.
-        found = _PRODUCT_DESCRIPTION.rows(conn, {"product_id": lookup.product_id})[0]
-        found = (lookup.product_id, found[0])
+        (stored_description,) = _PRODUCT_DESCRIPTION.rows(conn, {"product_id": lookup.product_id})[0]
+        found = (lookup.product_id, stored_description)
     else:
         found = None
     if found is None:
