@@ -88,32 +88,23 @@ class Prebuilt:
             values[name] = convert(values[name])
         return tuple(values[name] for name in order) if order is not None else values
 
-    def _prepare(self, dialect: Any, params: dict[str, Any] | list[dict[str, Any]]) -> tuple[str, Any, bool, list]:
+    def rows(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> list[tuple]:
+        """Run with one set of parameters (and return the rows) or with a list of them (executemany, no rows)."""
         many = isinstance(params, list)
+        if many and not params:
+            return []
         first = params[0] if many else params
+        dialect = connection.dialect
         key = (dialect.name, tuple(first))
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(dialect, key[1])
+        sql, results = compiled[0], compiled[4]
         converted = [self._parameters(compiled, p) for p in params] if many else self._parameters(compiled, params)
-        return compiled[0], converted, many, compiled[4]
-
-    def rows(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> list[tuple]:
-        """Run with one set of parameters (and return the rows) or with a list of them (executemany, no rows)."""
-        if isinstance(params, list) and not params:
-            return []
-        sql, converted, many, results = self._prepare(connection.dialect, params)
         fetched = _run_on_cursor(connection, sql, converted, many)
         if results is None:
             return fetched
         return [tuple(v if convert is None else convert(v) for v, convert in zip(row, results)) for row in fetched]
-
-    def later(self, batch: "Batch", connection: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> None:
-        """Add this statement to `batch` (its rows, if any, are not read)."""
-        if isinstance(params, list) and not params:
-            return
-        sql, converted, many, _ = self._prepare(connection.dialect, params)
-        batch.add(sql, converted, many)
 
     def first(self, connection: Connection, params: dict[str, Any]) -> tuple | None:
         rows = self.rows(connection, params)
@@ -124,52 +115,11 @@ class Prebuilt:
         return rows[0][0] if rows else None
 
 
-class Batch:
-    """Writes whose outcome nobody reads one by one, sent together by `run`: on PostgreSQL in one round trip
-    (psycopg's pipeline mode) instead of one each. SQLite runs in the process, with no round trip to save: there they
-    simply run in order. An error is raised by `run`, and the caller's transaction is to be rolled back."""
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[str, Any, bool]] = []
-
-    def add(self, sql: str, parameters: Any, many: bool = False) -> None:
-        self._pending.append((sql, parameters, many))
-
-    def run(self, connection: Connection) -> None:
-        pending, self._pending = self._pending, []
-        if connection.dialect.name != "postgresql" or _observed(connection) or len(pending) < 2:
-            for sql, parameters, many in pending:
-                _run_on_cursor(connection, sql, parameters, many)
-            return
-        if not connection.in_transaction():
-            connection.begin()
-        dialect = connection.dialect
-        dbapi_connection = connection.connection.dbapi_connection
-        cursors = []
-        try:
-            with dbapi_connection.pipeline():
-                for sql, parameters, many in pending:
-                    cursors.append(cursor := dbapi_connection.cursor())
-                    (cursor.executemany if many else cursor.execute)(sql, parameters)
-        except dialect.loaded_dbapi.Error as error:
-            statements = "; ".join(sql for sql, _, _ in pending)
-            raise exc.DBAPIError.instance(statements, [p for _, p, _ in pending], error, dialect.loaded_dbapi.Error,
-                                          dialect=dialect) from error
-        finally:
-            for cursor in cursors:
-                cursor.close()
-
-
-def _observed(connection: Connection) -> bool:
-    """Whether SQL logging or a cursor-event listener wants to see each statement (then SQLAlchemy runs it)."""
-    return bool(connection.engine.echo or connection.dispatch.before_cursor_execute)
-
-
 def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool) -> list[tuple]:
     """Run SQL in the driver's own parameter style on the connection's transaction; rows, if any, as tuples."""
     if not connection.in_transaction():
         connection.begin()
-    if _observed(connection):
+    if connection.engine.echo or connection.dispatch.before_cursor_execute:
         result = connection.exec_driver_sql(sql, parameters)
         return [] if many or not result.returns_rows else [tuple(row) for row in result]
     dialect = connection.dialect
@@ -190,7 +140,7 @@ def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool
 _BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}  # statements by dialect, table and columns
 
 
-def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]], batch: Batch | None = None) -> None:
+def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows, each value converted by its column's type exactly as an ordinary insert converts it.
 
     PostgreSQL: one statement whose one parameter is the rows as a JSON array. An executemany sends, and PostgreSQL
@@ -203,7 +153,7 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
     as an executemany. The executemany is given plain tuples: SQLAlchemy's own parameter handling of the 34 rows
     cost more than SQLite's inserting them, and it runs under the write lock.
 
-    Every row must have every key of the first. With a `batch`, the insert is sent with the batch's other writes.
+    Every row must have every key of the first.
     """
     if not rows:
         return
@@ -232,20 +182,14 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]
         statement, converters = cached
         if converters:
             rows = [dict(row, **{name: convert(row[name]) for name, convert in converters.items()}) for row in rows]
-        if batch is not None:
-            statement.later(batch, connection, {"rows": orjson.dumps(rows).decode()})
-        else:
-            statement.rows(connection, {"rows": orjson.dumps(rows).decode()})
+        statement.rows(connection, {"rows": orjson.dumps(rows).decode()})
         return
     sql, converters = cached
     values = [[row[name] for name in names] for row in rows]
     for i, convert in converters:
         for row in values:
             row[i] = convert(row[i])
-    if batch is not None:
-        batch.add(sql, [tuple(row) for row in values], many=True)
-    else:
-        _run_on_cursor(connection, sql, [tuple(row) for row in values], many=True)
+    _run_on_cursor(connection, sql, [tuple(row) for row in values], many=True)
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

@@ -250,27 +250,3 @@ def test_a_connection_used_a_moment_ago_is_handed_out_untested(postgres_url, mon
     with pooled.connect() as connection:
         assert _backend_pid(connection) != first
     pooled.dispose()
-
-
-def test_a_batch_sends_its_writes_in_order_and_raises_sqlalchemys_error(engine):
-    """Batched writes land as if run one by one (PostgreSQL sends them in one round trip); a failing one fails the
-    batch with the error SQLAlchemy would raise."""
-    rows = _rows()
-    with engine.connect() as connection, connection.begin() as transaction:
-        _metadata.create_all(connection)
-        batch = db.Batch()
-        for i, row in enumerate(rows):
-            _INSERT_EVENTLESS.later(batch, connection, dict(row, id=200 + i))
-        bulk_insert(connection, _rows_table, [dict(row, id=300 + i) for i, row in enumerate(rows)], batch)
-        batch.run(connection)
-        stored = connection.execute(select(_rows_table.c.id).order_by(_rows_table.c.id)).scalars().all()
-        assert stored == [200 + i for i in range(len(rows))] + [300 + i for i in range(len(rows))]
-        transaction.rollback()
-    with engine.connect() as connection, connection.begin() as transaction:
-        _metadata.create_all(connection)
-        batch = db.Batch()
-        _INSERT_EVENTLESS.later(batch, connection, dict(rows[0], id=400))
-        _INSERT_EVENTLESS.later(batch, connection, dict(rows[1], id=400))  # the same key again
-        with pytest.raises(IntegrityError):
-            batch.run(connection)
-        transaction.rollback()

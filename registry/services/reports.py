@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from registry import contracts
-from registry.db import Batch, Prebuilt, begin_write, bulk_insert
+from registry.db import Prebuilt, begin_write, bulk_insert
 from registry.errors import Conflict, ContractViolation, Forbidden, NotFound, SemanticViolation, Violation
 from registry.models import (
     Organization,
@@ -317,7 +317,7 @@ def _resolve_product(session: Session, declared: dict[str, Any], now: datetime,
 
 
 def _record_identifiers(session: Session, product: ResolvedProduct, certificates: list[dict[str, Any]],
-                        report_id: int, batch: Batch) -> None:
+                        report_id: int) -> None:
     if not certificates:
         return
     conn = session.connection()
@@ -331,7 +331,7 @@ def _record_identifiers(session: Session, product: ResolvedProduct, certificates
                             issuer=cert.get("issuer"), first_report_id=report_id))
             held.add((cert["scheme"], cert["number"]))
     if new:
-        _INSERT_IDENTIFIERS[conn.dialect.name].later(batch, conn, new)
+        _INSERT_IDENTIFIERS[conn.dialect.name].rows(conn, new)
 
 
 def _digest(document: dict[str, Any]) -> str:
@@ -408,7 +408,7 @@ def _stage_revision(document: dict[str, Any], flags) -> _StagedRevision:
 
 def _insert_revision(
     session: Session, report_id: int, revision: int, staged: _StagedRevision, principal: Principal,
-    reason: str | None, now: datetime, batch: Batch,
+    reason: str | None, now: datetime,
 ) -> None:
     # Core statements, not ORM objects: a 30-result report is one row, one bulk INSERT and one event.
     conn = session.connection()
@@ -416,18 +416,16 @@ def _insert_revision(
         conn, dict(report_id=report_id, revision=revision, document=staged.document,
                    document_sha256=staged.document_sha256, reason=reason, submitted_by=principal.org_id, submitted_at=now),
     )
-    bulk_insert(conn, _results, [dict(row, revision_id=revision_id) for row in staged.results], batch)
+    bulk_insert(conn, _results, [dict(row, revision_id=revision_id) for row in staged.results])
 
 
 def _add_event(session: Session, report_id: int, kind: str, revision: int, actor: str, effective_on: date,
-               now: datetime, reason: str | None = None, batch: Batch | None = None) -> None:
-    conn = session.connection()
-    params = dict(report_id=report_id, kind=kind, revision=revision, reason=reason, actor_org=actor,
-                  effective_on=effective_on, recorded_at=now)
-    if batch is None:
-        _INSERT_EVENT.rows(conn, params)
-    else:
-        _INSERT_EVENT.later(batch, conn, params)
+               now: datetime, reason: str | None = None) -> None:
+    _INSERT_EVENT.rows(
+        session.connection(),
+        dict(report_id=report_id, kind=kind, revision=revision, reason=reason, actor_org=actor,
+             effective_on=effective_on, recorded_at=now),
+    )
 
 
 @dataclass(frozen=True)
@@ -536,12 +534,9 @@ def submit_report(
     except IntegrityError as exc:
         session.rollback()
         raise _duplicate(number, principal.org_id) from exc
-    # The rows no later statement reads back go together (one round trip on PostgreSQL).
-    batch = Batch()
-    _insert_revision(session, report_id, 1, staged, principal, None, now, batch)
-    _record_identifiers(session, product, document["product"].get("certificates", []), report_id, batch)
-    _add_event(session, report_id, "submitted", 1, principal.org_id, today, now, batch=batch)
-    batch.run(session.connection())
+    _insert_revision(session, report_id, 1, staged, principal, None, now)
+    _record_identifiers(session, product, document["product"].get("certificates", []), report_id)
+    _add_event(session, report_id, "submitted", 1, principal.org_id, today, now)
     _notify(session, EvidenceChange(product.id, product.created, report_id, document, flags, product.manufacturer_id,
                                     model_key, prepared))
     filed = Filed(report_id, number, principal.org_id, "valid", 1, product.id, product.manufacturer_id,
@@ -591,11 +586,9 @@ def revise_report(
     product = _resolve_product(session, document["product"], now)
     product_id = product.id
     revision = report.current_revision + 1
-    batch = Batch()
-    _insert_revision(session, report.id, revision, _stage_revision(document, flags), principal, reason, now, batch)
-    _record_identifiers(session, product, document["product"].get("certificates", []), report.id, batch)
-    _add_event(session, report.id, "revised", revision, principal.org_id, today, now, reason, batch)
-    batch.run(session.connection())
+    _insert_revision(session, report.id, revision, _stage_revision(document, flags), principal, reason, now)
+    _record_identifiers(session, product, document["product"].get("certificates", []), report.id)
+    _add_event(session, report.id, "revised", revision, principal.org_id, today, now, reason)
     report.current_revision = revision
     report.product_id = product_id
     report.issued_on = date.fromisoformat(document["issued_on"])
