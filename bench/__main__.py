@@ -315,7 +315,7 @@ def print_http(http: dict[str, Any], seconds: int, connections: int) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the three HTTP measurements")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the three HTTP measurements")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=200, help="repetitions for the cost split")
     parser.add_argument("--engines", default="sqlite,postgresql")

@@ -79,10 +79,10 @@ class Prebuilt:
         columns = self.statement.selected_columns if hasattr(self.statement, "selected_columns") else (
             self.statement.exported_columns if compiled.effective_returning else ())
         results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-        return compiled.string, defaults, processors, order, results if any(results) else None
+        return compiled.string, defaults, processors, order, results if any(results) else None, bool(columns)
 
     def _parameters(self, compiled: tuple, params: dict[str, Any]) -> Any:
-        _, defaults, processors, order, _ = compiled
+        _, defaults, processors, order, _, _ = compiled
         values = dict(defaults, **params) if defaults else dict(params)
         for name, convert in processors.items():
             values[name] = convert(values[name])
@@ -91,17 +91,19 @@ class Prebuilt:
     def rows(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> list[tuple]:
         """Run with one set of parameters (and return the rows) or with a list of them (executemany, no rows)."""
         many = isinstance(params, list)
-        if many and not params:
-            return []
+        if many and len(params) < 2:  # psycopg runs an executemany in pipeline mode: for one row, dearer
+            if not params:
+                return []
+            params, many = params[0], False
         first = params[0] if many else params
         dialect = connection.dialect
         key = (dialect.name, tuple(first))
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(dialect, key[1])
-        sql, results = compiled[0], compiled[4]
+        sql, results, fetch = compiled[0], compiled[4], compiled[5]
         converted = [self._parameters(compiled, p) for p in params] if many else self._parameters(compiled, params)
-        fetched = _run_on_cursor(connection, sql, converted, many)
+        fetched = _run_on_cursor(connection, sql, converted, many, fetch)
         if results is None:
             return fetched
         return [tuple(v if convert is None else convert(v) for v, convert in zip(row, results)) for row in fetched]
@@ -115,13 +117,14 @@ class Prebuilt:
         return rows[0][0] if rows else None
 
 
-def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool) -> list[tuple]:
-    """Run SQL in the driver's own parameter style on the connection's transaction; rows, if any, as tuples."""
+def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool, fetch: bool = False) -> list[tuple]:
+    """Run SQL in the driver's own parameter style on the connection's transaction; with `fetch`, its rows as tuples
+    (the caller knows whether the statement returns any: asking psycopg builds its column descriptions)."""
     if not connection.in_transaction():
         connection.begin()
     if connection.engine.echo or connection.dispatch.before_cursor_execute:
         result = connection.exec_driver_sql(sql, parameters)
-        return [] if many or not result.returns_rows else [tuple(row) for row in result]
+        return [tuple(row) for row in result] if fetch else []
     dialect = connection.dialect
     cursor = connection.connection.dbapi_connection.cursor()
     try:
@@ -129,7 +132,7 @@ def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool
             cursor.executemany(sql, parameters)
             return []
         cursor.execute(sql, parameters)
-        return [] if cursor.description is None else cursor.fetchall()
+        return cursor.fetchall() if fetch else []
     except dialect.loaded_dbapi.Error as error:
         raise exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect,
                                       ismulti=many) from error
