@@ -126,7 +126,12 @@ def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool
         result = connection.exec_driver_sql(sql, parameters)
         return [tuple(row) for row in result] if fetch else []
     dialect = connection.dialect
-    cursor = connection.connection.dbapi_connection.cursor()
+    pooled = connection.connection
+    # One cursor per driver connection, kept in the pool's info for it (cleared when the connection is replaced):
+    # psycopg builds a fair amount of state for each new cursor.
+    cursor = pooled.info.get("registry_cursor")
+    if cursor is None:
+        cursor = pooled.info["registry_cursor"] = pooled.dbapi_connection.cursor()
     try:
         if many:
             cursor.executemany(sql, parameters)
@@ -136,8 +141,6 @@ def _run_on_cursor(connection: Connection, sql: str, parameters: Any, many: bool
     except dialect.loaded_dbapi.Error as error:
         raise exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect,
                                       ismulti=many) from error
-    finally:
-        cursor.close()
 
 
 _BULK_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}  # statements by dialect, table and columns
