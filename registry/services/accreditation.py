@@ -32,19 +32,26 @@ class AccreditationState:
 
 def state_on(accreditation: "Accreditation | AccreditationRecord", day: date) -> AccreditationState:
     """Replay the accreditation's events up to `day`. Before its grant the status is None (not yet accredited)."""
+    status, scope = _replay(accreditation, day)
+    return AccreditationState(accreditation.id, accreditation.body_id, accreditation.number, status,
+                              frozenset(scope))
+
+
+def _replay(accreditation: "Accreditation | AccreditationRecord", day: date) -> tuple[str | None, Sequence[str]]:
+    """The status and scope on `day`, the scope as its event holds it (callers asking often skip the frozenset)."""
     status: str | None = None
-    scope: frozenset[str] = frozenset()
+    scope: Sequence[str] = ()
     for event in accreditation.events:  # ordered by (effective_on, id)
         if event.effective_on > day:
             break
         status = event.status
         if event.scope is not None:
-            scope = frozenset(event.scope)
+            scope = event.scope
     if day < accreditation.valid_from:
         status = None
     elif accreditation.valid_until is not None and day > accreditation.valid_until and status == "valid":
         status = "expired"
-    return AccreditationState(accreditation.id, accreditation.body_id, accreditation.number, status, scope)
+    return status, scope
 
 
 @dataclass(frozen=True)
@@ -87,16 +94,10 @@ class LabStanding:
         except KeyError:
             pass
         active: frozenset[str] | None = None
-        for a in self.accreditations:
-            # `state_on`, without building a state: a report asks about dozens of days.
-            status, scope = None, frozenset()
-            for event in a.events:
-                if event.effective_on > day:
-                    break
-                status = event.status
-                if event.scope is not None:
-                    scope = event.scope
-            if status == "valid" and day >= a.valid_from and (a.valid_until is None or day <= a.valid_until):
+        for accreditation in self.accreditations:
+            # Replayed without building a state object: a report asks about dozens of days.
+            status, scope = _replay(accreditation, day)
+            if status == "valid":
                 active = (active or frozenset()).union(scope)
         self._scopes[day] = active
         return active

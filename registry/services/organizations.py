@@ -96,10 +96,8 @@ def principal_for_key(session: Session, key: str | None) -> Principal:
     if key is None:
         return ANONYMOUS
     row = _KEY_OWNER.first(session.connection(), {"key_hash": hash_key(key)})
-    if row is None:
-        raise Unauthenticated("The API key is unknown, revoked or expired.")
-    org_id, kind, revoked_at, expires_at = row
-    if revoked_at is not None or (expires_at is not None and expires_at <= utcnow()):
+    org_id, kind, revoked_at, expires_at = row if row is not None else (None,) * 4
+    if org_id is None or revoked_at is not None or (expires_at is not None and expires_at <= utcnow()):
         raise Unauthenticated("The API key is unknown, revoked or expired.")
     return Principal(org_id=org_id, kind=kind)
 

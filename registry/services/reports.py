@@ -350,11 +350,10 @@ _VERSION_AT = len(STANDING.selected_columns)
 def _validate(session: Session, document: dict[str, Any], today: date, skew_days: int, prefix: str = "",
               look_up: bool = False):
     """Check the document against the catalogue and the lab's standing; return the flags of its results and, with
-    `look_up`, also what the registry holds of the product it declares (a `ProductLookup`)."""
+    `look_up`, what the registry holds of the product it declares (else None)."""
     declared, params = document["product"], {"lab_id": document["lab"]}
-    statement = _STANDING_AND_CATALOGUE
+    statement, maker = _STANDING_AND_CATALOGUE, declared["manufacturer"]
     if look_up:
-        maker = declared["manufacturer"]
         params["model_key"] = name_key(declared["model"])
         if "registry_id" in maker:
             statement, params["id"] = _CHECKS_AND_ID_LOOKUP, maker["registry_id"]
@@ -371,10 +370,9 @@ def _validate(session: Session, document: dict[str, Any], today: date, skew_days
             [Violation(prefix + x.pointer, x.message) for x in violations],
         )
     if not look_up:
-        return flags
+        return flags, None
     # A lab with no accreditation row has no rows here, and was refused just above.
     first, product_id = rows[0][_VERSION_AT + 1:]
-    maker = declared["manufacturer"]
     if "registry_id" in maker:
         if first != "manufacturer":
             raise _unknown_manufacturer(maker["registry_id"])
@@ -580,7 +578,7 @@ def revise_report(
     ]
     if wrong:
         raise SemanticViolation("A revision corrects a report; it cannot rename it.", wrong)
-    flags = _validate(session, document, today, skew_days, prefix="/document")
+    flags, _ = _validate(session, document, today, skew_days, prefix="/document")
     previous_product = report.product_id
     now = utcnow()
     product = _resolve_product(session, document["product"], now)
